@@ -1,0 +1,75 @@
+"""Shared page furniture: titles, intros and the rung pages' config-beside-chat split."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
+
+
+def page_header(title: str, intro: str) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 8)
+    layout.setSpacing(4)
+    t = QLabel(title)
+    t.setObjectName("pageTitle")
+    i = QLabel(intro)
+    i.setObjectName("pageIntro")
+    i.setWordWrap(True)
+    layout.addWidget(t)
+    layout.addWidget(i)
+    return box
+
+
+class RungPage(QWidget):
+    """A ladder rung: its configuration on the left, the shared chat panel on the right."""
+
+    def __init__(self, title: str, intro: str, parent=None):
+        super().__init__(parent)
+        self.config = QWidget()
+        self.config.setObjectName("rungConfig")
+        self.config_layout = QVBoxLayout(self.config)
+        self.config_layout.setContentsMargins(20, 16, 16, 16)
+        self.config_layout.addWidget(page_header(title, intro))
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.config)
+        scroll.setMinimumWidth(380)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(scroll)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+
+    def adopt_chat(self, chat: QWidget) -> None:
+        """Move the one chat panel here when this page is shown."""
+        if chat.parent() is not self.splitter:
+            self.splitter.addWidget(chat)
+            total = max(self.width(), 900)
+            self.splitter.setSizes([int(total * 0.42), int(total * 0.58)])
+
+
+class ComingPage(QWidget):
+    """A page whose feature is not built yet, saying so plainly, and teaching the rung."""
+
+    def __init__(self, title: str, what: str, when: str, status: str, parent=None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(48, 40, 48, 40)
+        layout.addWidget(page_header(title, what))
+        card = QFrame()
+        card.setObjectName("emptyCard")
+        inner = QVBoxLayout(card)
+        inner.setContentsMargins(24, 20, 24, 20)
+        w = QLabel(f"<b>When it helps.</b> {when}")
+        w.setWordWrap(True)
+        s = QLabel(f"<b>Not available yet.</b> {status}")
+        s.setWordWrap(True)
+        s.setObjectName("comingStatus")
+        inner.addWidget(w)
+        inner.addSpacing(8)
+        inner.addWidget(s)
+        layout.addWidget(card)
+        layout.addStretch(1)

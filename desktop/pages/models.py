@@ -1,0 +1,158 @@
+"""The model library: what each GGUF says about itself; import by dialog or drag and drop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.errors import show_error
+from desktop.pages.base import page_header
+from desktop.worker import Job
+from engine.api import Engine
+
+COLUMNS = ["Name", "Architecture", "Parameters", "Quantisation", "Context", "Chat template", "Size"]
+
+
+class ModelsPage(QWidget):
+    models_changed = Signal()
+
+    def __init__(self, engine: Engine, parent=None):
+        super().__init__(parent)
+        self.engine = engine
+        self._job: Job | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 16, 24, 16)
+        layout.addWidget(
+            page_header(
+                "Models",
+                "Quantised GGUF models run on this machine by llama.cpp. Import one with the "
+                "button, or drop a .gguf file anywhere on the window.",
+            )
+        )
+        bar = QHBoxLayout()
+        self.import_button = QPushButton("Import GGUF…")
+        self.import_button.setObjectName("importModel")
+        self.import_button.setToolTip("Import a model file (Ctrl+I)")
+        self.remove_button = QPushButton("Remove")
+        self.status = QLabel()
+        self.status.setObjectName("hint")
+        bar.addWidget(self.import_button)
+        bar.addWidget(self.remove_button)
+        bar.addWidget(self.status, 1)
+        layout.addLayout(bar)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("modelsTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        layout.addWidget(self.table, 1)
+        self.details = QLabel()
+        self.details.setObjectName("modelDetails")
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.details)
+
+        self.import_button.clicked.connect(self.choose_file)
+        self.remove_button.clicked.connect(self._remove)
+        self.table.itemSelectionChanged.connect(self._show_details)
+        self.refresh()
+
+    def refresh(self) -> None:
+        models = self.engine.models.list()
+        self.table.setRowCount(len(models))
+        for row, m in enumerate(models):
+            i = m.info
+            cells = [
+                m.name + ("  (bundled)" if m.bundled else ""),
+                i.architecture,
+                i.parameters_label,
+                i.quantization,
+                f"{i.context_length:,}",
+                "yes" if i.has_chat_template else "no (ChatML)",
+                f"{i.file_size / 1e6:,.0f} MB",
+            ]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, m.name)
+                self.table.setItem(row, col, item)
+        if models and not self.table.selectedItems():
+            self.table.selectRow(0)
+        self._show_details()
+
+    def _selected(self) -> str | None:
+        items = self.table.selectedItems()
+        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+
+    def _show_details(self) -> None:
+        name = self._selected()
+        if not name:
+            self.details.setText("")
+            self.remove_button.setEnabled(False)
+            return
+        m = self.engine.models.get(name)
+        self.remove_button.setEnabled(not m.bundled)
+        self.details.setText(
+            f"<b>{m.info.name}</b> — {m.info.parameters:,} parameters, {m.info.n_layers} layers"
+            f"<br>File: {m.path}"
+        )
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import model", "", "GGUF models (*.gguf)")
+        if path:
+            self.import_path(Path(path))
+
+    def import_path(self, path: Path) -> None:
+        """Validate and copy a GGUF in the background (large files take a while)."""
+        if self._job is not None:
+            show_error(self, "An import is already running; wait for it to finish.")
+            return
+        self.status.setText(f"Importing {path.name}…")
+        self.import_button.setEnabled(False)
+        engine = self.engine
+
+        def work(_cancel):
+            yield engine.models.import_file(path)
+
+        self._job = Job(work, self)
+        self._job.event.connect(lambda m: self.status.setText(f"Imported {m.name}."))
+        self._job.failed.connect(self._import_failed)
+        self._job.finished.connect(self._import_done)
+        self._job.start()
+
+    def _import_failed(self, message: str) -> None:
+        self.status.setText("Import failed.")
+        show_error(self, message, "Import model")
+
+    def _import_done(self) -> None:
+        self._job = None
+        self.import_button.setEnabled(True)
+        self.refresh()
+        self.models_changed.emit()
+
+    def _remove(self) -> None:
+        name = self._selected()
+        if name:
+            try:
+                self.engine.models.remove(name)
+            except Exception as exc:
+                show_error(self, exc)
+            self.refresh()
+            self.models_changed.emit()

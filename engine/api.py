@@ -1,0 +1,206 @@
+"""The engine's API: the one object the desktop app and the command line both drive.
+
+    engine = Engine()                  # opens the workspace ($TAILOR_HOME or the user data dir)
+    engine.first_run()                 # registers the bundled model and a default assistant
+    for event in engine.chat("Hello", assistant="Default assistant"):
+        ...                            # Loading, TokenEvent…, then Reply
+
+Long work is a generator of typed events; pass a :class:`CancelToken` to stop it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine import bundled
+from engine import settings as settings_mod
+from engine.assistants import AssistantConfig, Assistants, AssistantVersion
+from engine.conversations import Conversations
+from engine.embeddings import Embedder
+from engine.examples import ExampleSets
+from engine.models.library import Model, ModelLibrary
+from engine.models.runtime import (
+    CancelToken,
+    LoadedModel,
+    LoadOptions,
+    Reply,
+    SamplingParams,
+    TokenEvent,
+    gpu_offload_available,
+)
+from engine.prompting import FewShotSelector, build_messages
+from engine.settings import Settings
+from engine.workspace import Workspace
+
+DEFAULT_ASSISTANT = "Default assistant"
+
+__all__ = [
+    "DEFAULT_ASSISTANT",
+    "CancelToken",
+    "Engine",
+    "Loading",
+    "Reply",
+    "TokenEvent",
+]
+
+
+@dataclass
+class Loading:
+    """A model (the chat model, or the embedder for dynamic few-shot) is being loaded."""
+
+    model: str
+
+
+class Engine:
+    """Everything Tailor can do, headless."""
+
+    def __init__(self, home: Path | None = None):
+        self.workspace = Workspace(home)
+        self.models = ModelLibrary(self.workspace)
+        self.assistants = Assistants(self.workspace)
+        self.examples = ExampleSets(self.workspace)
+        self.conversations = Conversations(self.workspace)
+        self.embedder = Embedder()
+        self.few_shot = FewShotSelector(self.workspace, self.embedder)
+        self._loaded: LoadedModel | None = None
+        self._load_lock = threading.Lock()
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def first_run(self) -> None:
+        """Register the bundled model and create the default assistant if there is none."""
+        model = self.models.ensure_bundled()
+        if not self.assistants.names():
+            self.assistants.create(DEFAULT_ASSISTANT, AssistantConfig(model=model.name))
+
+    @property
+    def settings(self) -> Settings:
+        return settings_mod.load(self.workspace)
+
+    def save_settings(self, **changes) -> Settings:
+        return settings_mod.save(self.workspace, **changes)
+
+    def gpu_available(self) -> bool:
+        return gpu_offload_available()
+
+    # -- models ------------------------------------------------------------------------------
+
+    def load_options(self, name: str) -> LoadOptions:
+        """How the named model is loaded under the current settings."""
+        model: Model = self.models.get(name)
+        s = self.settings
+        return LoadOptions(
+            path=model.path,
+            n_ctx=min(s.context_size, model.info.context_length or s.context_size),
+            n_threads=s.threads,
+            n_gpu_layers=s.gpu_layers if self.gpu_available() else 0,
+        )
+
+    def load_model(self, name: str) -> LoadedModel:
+        """The named model, loaded with the current settings; reuses the loaded one if equal."""
+        model: Model = self.models.get(name)
+        options = self.load_options(name)
+        with self._load_lock:
+            if self._loaded is None or self._loaded.options != options:
+                self._loaded = None  # free the old one before loading the next
+                self._loaded = LoadedModel(options, model.info.chat_template)
+            return self._loaded
+
+    def is_loaded(self, name: str) -> bool:
+        loaded = self._loaded
+        return loaded is not None and loaded.options == self.load_options(name)
+
+    # -- chat --------------------------------------------------------------------------------
+
+    def resolve(
+        self,
+        assistant: str | None = None,
+        version: int | None = None,
+        model: str | None = None,
+        system: str | None = None,
+    ) -> tuple[AssistantConfig, AssistantVersion | None]:
+        """The configuration a chat runs with: an assistant's version, or an ad-hoc one."""
+        if assistant:
+            current = self.assistants.get(assistant, version)
+            config = current.config
+            changes = {k: v for k, v in (("model", model), ("system_prompt", system)) if v}
+            return (config.model_copy(update=changes) if changes else config), current
+        return AssistantConfig(
+            model=model or bundled.DEFAULT_MODEL_NAME,
+            **({"system_prompt": system} if system is not None else {}),
+        ), None
+
+    def build_messages(
+        self, config: AssistantConfig, history: list[dict], message: str
+    ) -> list[dict]:
+        """The exact messages a reply to ``message`` is generated from."""
+        demos = []
+        if config.example_set:
+            demos = self.few_shot.select(
+                self.examples.get(config.example_set), message, config.few_shot_k
+            )
+        return build_messages(config.system_prompt, demos, history, message)
+
+    def chat(
+        self,
+        message: str,
+        *,
+        assistant: str | None = None,
+        version: int | None = None,
+        model: str | None = None,
+        system: str | None = None,
+        conversation_id: int | None = None,
+        config: AssistantConfig | None = None,
+        cancel: CancelToken | None = None,
+        seed: int | None = None,
+    ) -> Iterator[Loading | TokenEvent | Reply]:
+        """Answer ``message``; yields :class:`Loading` (if the model must load), the reply's
+        tokens, then the :class:`Reply`. With ``conversation_id`` the exchange continues and is
+        saved there; ``config`` overrides the assistant's saved one (unsaved edits in the GUI).
+        """
+        resolved, ver = self.resolve(assistant, version, model, system)
+        config = config or resolved
+        history = []
+        if conversation_id is not None:
+            history = [
+                {"role": m.role, "content": m.content}
+                for m in self.conversations.messages(conversation_id)
+            ]
+        if config.example_set and config.few_shot_k and not self.embedder.loaded:
+            yield Loading(self.embedder.name)
+        messages = self.build_messages(config, history, message)
+        if not self.is_loaded(config.model):
+            yield Loading(config.model)
+        loaded = self.load_model(config.model)
+        params = SamplingParams(
+            temperature=config.temperature,
+            top_p=config.top_p,
+            max_tokens=config.max_tokens,
+            seed=seed,
+        )
+        reply: Reply | None = None
+        for event in loaded.stream(messages, params, cancel):
+            if isinstance(event, Reply):
+                reply = event
+            else:
+                yield event
+        assert reply is not None
+        if conversation_id is not None:
+            self.conversations.add(conversation_id, "user", message)
+            self.conversations.add(
+                conversation_id,
+                "assistant",
+                reply.text,
+                # A reply from unsaved edits belongs to no saved version.
+                assistant_version=ver.version if ver and config == ver.config else None,
+                prompt={"messages": reply.messages, "rendered": reply.prompt},
+                stats=reply.stats.to_dict(),
+            )
+        yield reply
+
+    def close(self) -> None:
+        self._loaded = None
+        self.workspace.close()

@@ -1,0 +1,203 @@
+"""Assistants: the unit a user climbs the ladder with, and their immutable versions.
+
+An assistant is a model, a system prompt and sampling parameters, plus whatever higher rungs it
+uses (an example set now). Prompts are treated like code: every save is a new numbered version
+that is never changed afterwards; versions can be listed, diffed and reverted to (a revert is a
+new version with the old configuration, so history only grows).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
+from engine.workspace import Workspace
+
+CONFIG_SCHEMA_VERSION = 1
+
+LEVEL_NAMES = {1: "Zero-shot", 2: "Few-shot", 3: "RAG", 4: "Fine-tuned", 5: "RAFT"}
+
+
+class AssistantConfig(BaseModel):
+    """Everything that decides how an assistant answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = CONFIG_SCHEMA_VERSION
+    model: str
+    system_prompt: str = "You are a helpful assistant."
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(512, ge=1, le=32768)
+    example_set: str | None = None
+    few_shot_k: int = Field(
+        0, ge=0, description="Use the k examples most similar to the input; 0 uses all of them."
+    )
+
+    @property
+    def level(self) -> int:
+        """The highest rung of the ladder this configuration uses."""
+        return 2 if self.example_set else 1
+
+    def as_yaml(self) -> str:
+        """A stable, readable text form: what version diffs compare."""
+        return yaml.safe_dump(self.model_dump(), sort_keys=False, allow_unicode=True, width=88)
+
+
+def validate_config(data: dict) -> AssistantConfig:
+    """Build a config, reporting every problem at once in words a user understands."""
+    try:
+        return AssistantConfig(**data)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()]
+        raise InvalidData(problems, "The assistant's settings") from None
+
+
+@dataclass(frozen=True)
+class AssistantVersion:
+    assistant: str
+    version: int
+    config: AssistantConfig
+    note: str
+    created_at: str
+
+    @property
+    def level(self) -> int:
+        return self.config.level
+
+    @property
+    def label(self) -> str:
+        return f"v{self.version} · Level {self.level}"
+
+
+class Assistants:
+    def __init__(self, workspace: Workspace):
+        self.ws = workspace
+
+    def names(self) -> list[str]:
+        return [r["name"] for r in self.ws.db.execute("SELECT name FROM assistants ORDER BY name")]
+
+    def create(self, name: str, config: AssistantConfig, note: str = "Created") -> AssistantVersion:
+        name = name.strip()
+        if not name:
+            raise TailorError("An assistant needs a name.")
+        db = self.ws.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("SELECT 1 FROM assistants WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(f"An assistant named '{name}' already exists.")
+            cur = db.execute("INSERT INTO assistants(name) VALUES (?)", (name,))
+            self._insert_version(cur.lastrowid, 1, config, note)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return self.current(name)
+
+    def save(self, name: str, config: AssistantConfig, note: str = "") -> AssistantVersion:
+        """Save ``config`` as the next version. Saving an unchanged config makes no version."""
+        db = self.ws.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            aid = self._id(name)
+            latest = self._latest_row(aid)
+            if AssistantConfig(**json.loads(latest["config"])) == config:
+                db.execute("ROLLBACK")
+                return self.current(name)
+            self._insert_version(aid, latest["version"] + 1, config, note)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return self.current(name)
+
+    def edit(
+        self, name: str, note: str = "", detach_examples: bool = False, **changes
+    ) -> AssistantVersion:
+        """A new version with the given fields changed; ``None`` leaves a field as it is."""
+        data = self.current(name).config.model_dump()
+        data.update({k: v for k, v in changes.items() if v is not None})
+        if detach_examples:
+            data["example_set"] = None
+        return self.save(name, validate_config(data), note)
+
+    def current(self, name: str) -> AssistantVersion:
+        return self._version(name, self._latest_row(self._id(name)))
+
+    def get(self, name: str, version: int | None = None) -> AssistantVersion:
+        if version is None:
+            return self.current(name)
+        row = self.ws.db.execute(
+            "SELECT * FROM assistant_versions WHERE assistant_id = ? AND version = ?",
+            (self._id(name), version),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"Assistant '{name}' has no version {version}.")
+        return self._version(name, row)
+
+    def history(self, name: str) -> list[AssistantVersion]:
+        """All versions, newest first."""
+        rows = self.ws.db.execute(
+            "SELECT * FROM assistant_versions WHERE assistant_id = ? ORDER BY version DESC",
+            (self._id(name),),
+        ).fetchall()
+        return [self._version(name, r) for r in rows]
+
+    def diff(self, name: str, a: int, b: int) -> list[str]:
+        """A unified diff from version ``a`` to version ``b``."""
+        va, vb = self.get(name, a), self.get(name, b)
+        return list(
+            difflib.unified_diff(
+                va.config.as_yaml().splitlines(),
+                vb.config.as_yaml().splitlines(),
+                f"{name} v{a}",
+                f"{name} v{b}",
+                lineterm="",
+            )
+        )
+
+    def revert(self, name: str, version: int) -> AssistantVersion:
+        """Make ``version``'s configuration current again, as a new version."""
+        old = self.get(name, version)
+        return self.save(name, old.config, note=f"Reverted to v{version}")
+
+    def delete(self, name: str) -> None:
+        self.ws.db.execute("DELETE FROM assistants WHERE id = ?", (self._id(name),))
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _id(self, name: str) -> int:
+        row = self.ws.db.execute("SELECT id FROM assistants WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            known = ", ".join(self.names()) or "none yet"
+            raise NotFound(f"No assistant named '{name}'. Assistants: {known}.")
+        return row["id"]
+
+    def _latest_row(self, aid: int):
+        return self.ws.db.execute(
+            "SELECT * FROM assistant_versions WHERE assistant_id = ? ORDER BY version DESC LIMIT 1",
+            (aid,),
+        ).fetchone()
+
+    def _insert_version(self, aid: int, version: int, config: AssistantConfig, note: str) -> None:
+        self.ws.db.execute(
+            "INSERT INTO assistant_versions(assistant_id, version, config, note) "
+            "VALUES (?, ?, ?, ?)",
+            (aid, version, config.model_dump_json(), note),
+        )
+
+    @staticmethod
+    def _version(name: str, row) -> AssistantVersion:
+        return AssistantVersion(
+            assistant=name,
+            version=row["version"],
+            config=AssistantConfig(**json.loads(row["config"])),
+            note=row["note"],
+            created_at=row["created_at"],
+        )

@@ -1,0 +1,338 @@
+"""The ``tailor`` command line: the same engine as the window, headless.
+
+Every command has ``--help``. An error is one line on stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from engine.errors import TailorError
+
+
+def _engine(ctx: click.Context):
+    """Open the workspace once per invocation, on first use."""
+    if ctx.obj is None:
+        from engine.api import Engine
+
+        ctx.obj = Engine()
+        ctx.obj.first_run()
+        ctx.call_on_close(ctx.obj.close)
+    return ctx.obj
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tailor")
+def cli() -> None:
+    """Tailor: customise an open LLM with your own data, on your own machine.
+
+    Run without arguments to open the app.
+    """
+
+
+# -- models -----------------------------------------------------------------------------------
+
+
+@cli.group()
+def models() -> None:
+    """The model library."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per model.")
+@click.pass_context
+def models_list(ctx, as_json: bool) -> None:
+    """List the models in the library."""
+    for m in _engine(ctx).models.list():
+        if as_json:
+            click.echo(json.dumps({"name": m.name, "path": str(m.path), **m.info.to_dict()}))
+        else:
+            i = m.info
+            tag = "  (bundled)" if m.bundled else ""
+            click.echo(
+                f"{m.name:32} {i.architecture:10} {i.parameters_label:>6} {i.quantization:8} "
+                f"ctx {i.context_length:<6}{tag}"
+            )
+
+
+@models.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", help="Name in the library (default: from the file name).")
+@click.pass_context
+def models_import(ctx, path: Path, name: str | None) -> None:
+    """Import a GGUF model file into the library."""
+    model = _engine(ctx).models.import_file(path, name)
+    click.echo(f"Imported {model.name} ({model.info.architecture}, {model.info.parameters_label}).")
+
+
+@models.command("info")
+@click.argument("name")
+@click.pass_context
+def models_info(ctx, name: str) -> None:
+    """Show what a model's GGUF metadata says."""
+    m = _engine(ctx).models.get(name)
+    i = m.info
+    for label, value in [
+        ("name", m.name),
+        ("file", m.path),
+        ("architecture", i.architecture),
+        ("parameters", f"{i.parameters_label} ({i.parameters:,})"),
+        ("quantisation", i.quantization),
+        ("context length", i.context_length),
+        ("layers", i.n_layers),
+        ("chat template", "yes" if i.has_chat_template else "no (ChatML is used)"),
+        ("size", f"{i.file_size / 1e6:.1f} MB"),
+    ]:
+        click.echo(f"{label:15} {value}")
+
+
+@models.command("remove")
+@click.argument("name")
+@click.pass_context
+def models_remove(ctx, name: str) -> None:
+    """Remove an imported model (and its copy in the workspace)."""
+    _engine(ctx).models.remove(name)
+    click.echo(f"Removed {name}.")
+
+
+# -- chat -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("message")
+@click.option("--assistant", "-a", help="Answer as this assistant (its current version).")
+@click.option("--model", "-m", help="Use this model (default: the bundled one).")
+@click.option("--system", "-s", help="System prompt.")
+@click.option("--seed", type=int, help="Sampling seed, for repeatable answers.")
+@click.option("--stats", is_flag=True, help="Print token counts and speed on stderr.")
+@click.pass_context
+def chat(ctx, message, assistant, model, system, seed, stats) -> None:
+    """Send MESSAGE and stream the reply to stdout."""
+    from engine.api import Loading, Reply, TokenEvent
+
+    for event in _engine(ctx).chat(
+        message, assistant=assistant, model=model, system=system, seed=seed
+    ):
+        if isinstance(event, TokenEvent):
+            click.echo(event.text, nl=False)
+            sys.stdout.flush()
+        elif isinstance(event, Loading):
+            click.echo(f"Loading {event.model}…", err=True)
+        elif isinstance(event, Reply):
+            click.echo()
+            if stats:
+                click.echo(event.stats.summary(), err=True)
+
+
+# -- assistants -------------------------------------------------------------------------------
+
+
+def _assistant_options(f):
+    for option in reversed(
+        [
+            click.option("--model", "-m", help="Model name from the library."),
+            click.option("--system", "-s", help="System prompt."),
+            click.option("--temperature", type=float),
+            click.option("--top-p", type=float),
+            click.option("--max-tokens", type=int),
+            click.option("--examples", help="Attach this example set (Level 2)."),
+            click.option("--no-examples", is_flag=True, help="Detach the example set."),
+            click.option("--k", "few_shot_k", type=int, help="Use the k most similar examples."),
+            click.option("--note", default="", help="What this version changes."),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+def _changes(model, system, temperature, top_p, max_tokens, examples, few_shot_k) -> dict:
+    return {
+        "model": model,
+        "system_prompt": system,
+        "temperature": temperature,
+        "top_p": top_p,
+        "max_tokens": max_tokens,
+        "example_set": examples,
+        "few_shot_k": few_shot_k,
+    }
+
+
+@cli.group()
+def assistants() -> None:
+    """Assistants and their versions."""
+
+
+@assistants.command("create")
+@click.argument("name")
+@_assistant_options
+@click.pass_context
+def assistants_create(ctx, name, no_examples, note, **options) -> None:
+    """Create an assistant (version 1)."""
+    from engine.assistants import validate_config
+
+    engine = _engine(ctx)
+    changes = {k: v for k, v in _changes(**options).items() if v is not None}
+    changes.setdefault("model", engine.models.ensure_bundled().name)
+    _check_references(engine, changes)
+    v = engine.assistants.create(name, validate_config(changes), note or "Created")
+    click.echo(f"Created {name} {v.label}.")
+
+
+@assistants.command("edit")
+@click.argument("name")
+@_assistant_options
+@click.pass_context
+def assistants_edit(ctx, name, no_examples, note, **options) -> None:
+    """Change an assistant; each edit is a new version."""
+    engine = _engine(ctx)
+    changes = _changes(**options)
+    _check_references(engine, changes)
+    before = engine.assistants.current(name)
+    v = engine.assistants.edit(name, note=note, detach_examples=no_examples, **changes)
+    if v.version == before.version:
+        click.echo(f"No change: {name} stays at {v.label}.")
+    else:
+        click.echo(f"Saved {name} {v.label}.")
+
+
+def _check_references(engine, changes: dict) -> None:
+    if changes.get("model"):
+        engine.models.get(changes["model"])
+    if changes.get("example_set"):
+        engine.examples.get(changes["example_set"])
+
+
+@assistants.command("list")
+@click.pass_context
+def assistants_list(ctx) -> None:
+    """List assistants with their current version and level."""
+    engine = _engine(ctx)
+    for name in engine.assistants.names():
+        v = engine.assistants.current(name)
+        click.echo(f"{name:32} {v.label:20} {v.config.model}")
+
+
+@assistants.command("show")
+@click.argument("name")
+@click.option("--version", "-v", type=int, help="A past version (default: current).")
+@click.pass_context
+def assistants_show(ctx, name, version) -> None:
+    """Show an assistant's configuration."""
+    v = _engine(ctx).assistants.get(name, version)
+    click.echo(f"# {name} {v.label} · {v.created_at} · {v.note}")
+    click.echo(v.config.as_yaml(), nl=False)
+
+
+@assistants.command("history")
+@click.argument("name")
+@click.pass_context
+def assistants_history(ctx, name) -> None:
+    """List every version, newest first."""
+    for v in _engine(ctx).assistants.history(name):
+        click.echo(f"v{v.version:<4} Level {v.level}  {v.created_at}  {v.note}")
+
+
+@assistants.command("diff")
+@click.argument("name")
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+@click.pass_context
+def assistants_diff(ctx, name, a, b) -> None:
+    """Show what changed from version A to version B."""
+    lines = _engine(ctx).assistants.diff(name, a, b)
+    click.echo("\n".join(lines) if lines else f"v{a} and v{b} are identical.")
+
+
+@assistants.command("revert")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.pass_context
+def assistants_revert(ctx, name, version) -> None:
+    """Make an old version current again (saved as a new version)."""
+    v = _engine(ctx).assistants.revert(name, version)
+    click.echo(f"{name} is now {v.label} (the configuration of v{version}).")
+
+
+# -- examples ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def examples() -> None:
+    """Example sets for few-shot prompting (Level 2)."""
+
+
+@examples.command("import")
+@click.argument("name")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_context
+def examples_import(ctx, name, file) -> None:
+    """Import FILE (.jsonl or .csv with input/output) into set NAME (created or appended)."""
+    n = _engine(ctx).examples.import_file(name, file)
+    click.echo(f"Imported {n} examples into {name}.")
+
+
+@examples.command("export")
+@click.argument("name")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_context
+def examples_export(ctx, name, file) -> None:
+    """Write set NAME to FILE (.jsonl or .csv)."""
+    n = _engine(ctx).examples.export_file(name, file)
+    click.echo(f"Wrote {n} examples to {file}.")
+
+
+@examples.command("list")
+@click.pass_context
+def examples_list(ctx) -> None:
+    """List example sets."""
+    for name, n in _engine(ctx).examples.counts().items():
+        click.echo(f"{name:32} {n} examples")
+
+
+@examples.command("show")
+@click.argument("name")
+@click.pass_context
+def examples_show(ctx, name) -> None:
+    """Print a set's examples as JSON lines."""
+    for e in _engine(ctx).examples.get(name):
+        click.echo(json.dumps({"input": e.input, "output": e.output}, ensure_ascii=False))
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--threads", type=int, help="CPU threads llama.cpp uses.")
+@click.option("--gpu-layers", type=int, help="Layers offloaded to the GPU (-1 all, 0 none).")
+@click.option("--context-size", type=int, help="Context window in tokens.")
+@click.pass_context
+def settings(ctx, threads, gpu_layers, context_size) -> None:
+    """Show the runtime settings, or change them."""
+    engine = _engine(ctx)
+    s = engine.save_settings(threads=threads, gpu_layers=gpu_layers, context_size=context_size)
+    click.echo(f"workspace     {engine.workspace.home}")
+    for key, value in s.model_dump().items():
+        click.echo(f"{key:13} {value}")
+    click.echo(f"gpu backend   {'yes' if engine.gpu_available() else 'no (CPU only)'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; errors become one line on stderr."""
+    try:
+        cli.main(args=argv, prog_name="tailor", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except TailorError as exc:
+        click.echo(f"tailor: {exc}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,108 @@
+"""Conversations persist in the workspace, with each reply's exact prompt and statistics."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from engine.workspace import Workspace
+
+
+@dataclass
+class Message:
+    id: int
+    role: str
+    content: str
+    assistant_version: int | None = None
+    prompt: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+
+
+@dataclass
+class Conversation:
+    id: int
+    assistant: str | None
+    title: str
+    created_at: str
+
+
+class Conversations:
+    def __init__(self, workspace: Workspace):
+        self.ws = workspace
+
+    def create(self, assistant: str | None, title: str = "") -> Conversation:
+        aid = None
+        if assistant:
+            row = self.ws.db.execute("SELECT id FROM assistants WHERE name = ?", (assistant,))
+            found = row.fetchone()
+            aid = found["id"] if found else None
+        cid = self.ws.db.execute(
+            "INSERT INTO conversations(assistant_id, title) VALUES (?, ?)", (aid, title)
+        ).lastrowid
+        return self.get(cid)
+
+    def get(self, cid: int) -> Conversation:
+        row = self.ws.db.execute(
+            "SELECT c.*, a.name AS assistant FROM conversations c "
+            "LEFT JOIN assistants a ON a.id = c.assistant_id WHERE c.id = ?",
+            (cid,),
+        ).fetchone()
+        return Conversation(row["id"], row["assistant"], row["title"], row["created_at"])
+
+    def list(self, assistant: str | None = None) -> list[Conversation]:
+        sql = (
+            "SELECT c.*, a.name AS assistant FROM conversations c "
+            "LEFT JOIN assistants a ON a.id = c.assistant_id"
+        )
+        args: tuple = ()
+        if assistant:
+            sql += " WHERE a.name = ?"
+            args = (assistant,)
+        rows = self.ws.db.execute(sql + " ORDER BY c.id DESC", args)
+        return [Conversation(r["id"], r["assistant"], r["title"], r["created_at"]) for r in rows]
+
+    def messages(self, cid: int) -> list[Message]:
+        rows = self.ws.db.execute(
+            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (cid,)
+        )
+        return [
+            Message(
+                r["id"],
+                r["role"],
+                r["content"],
+                r["assistant_version"],
+                json.loads(r["prompt"]) if r["prompt"] else {},
+                json.loads(r["stats"]) if r["stats"] else {},
+            )
+            for r in rows
+        ]
+
+    def add(
+        self,
+        cid: int,
+        role: str,
+        content: str,
+        assistant_version: int | None = None,
+        prompt: dict | None = None,
+        stats: dict | None = None,
+    ) -> int:
+        if role == "user":
+            row = self.ws.db.execute("SELECT title FROM conversations WHERE id = ?", (cid,))
+            if not row.fetchone()["title"]:
+                title = " ".join(content.split())[:60]
+                self.ws.db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, cid))
+        return self.ws.db.execute(
+            "INSERT INTO messages(conversation_id, role, content, assistant_version, prompt, stats)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                cid,
+                role,
+                content,
+                assistant_version,
+                json.dumps(prompt) if prompt else None,
+                json.dumps(stats) if stats else None,
+            ),
+        ).lastrowid
+
+    def delete(self, cid: int) -> None:
+        self.ws.db.execute("DELETE FROM conversations WHERE id = ?", (cid,))

@@ -1,0 +1,35 @@
+"""The one error hierarchy. Every message is written for the person using Tailor."""
+
+
+class TailorError(Exception):
+    """An error whose message can be shown to the user as it is."""
+
+
+class WorkspaceInUse(TailorError):
+    """Another Tailor window already has this workspace open."""
+
+
+class NotFound(TailorError):
+    """A named thing (model, assistant, example set, …) does not exist."""
+
+
+class AlreadyExists(TailorError):
+    """A name is already taken."""
+
+
+class InvalidModelFile(TailorError):
+    """A file cannot be used as a model: not GGUF, truncated, or an unsupported architecture."""
+
+
+class InvalidData(TailorError):
+    """Imported data has problems; the message lists every one of them."""
+
+    def __init__(self, problems: list[str], what: str = "The file"):
+        self.problems = problems
+        shown = "\n".join(f"  - {p}" for p in problems[:20])
+        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(f"{what} has {len(problems)} problem(s):\n{shown}{more}")
+
+
+class Cancelled(TailorError):
+    """The user cancelled; a normal outcome, not a failure."""

@@ -1,0 +1,212 @@
+"""Running a GGUF model with llama.cpp: prompt rendering, streaming, cancel, and statistics.
+
+``llama_cpp`` is imported here lazily, on first load, so the window opens before it is paid for.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from engine.errors import TailorError
+
+# Used when a GGUF carries no chat template of its own.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How llama.cpp loads a model; a change means a reload."""
+
+    path: Path
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    n_gpu_layers: int = 0
+    lora_path: Path | None = None
+
+
+@dataclass
+class SamplingParams:
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 512
+    seed: int | None = None
+
+
+@dataclass
+class GenerationStats:
+    """Shown under every reply."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    time_to_first_token_s: float = 0.0
+    total_s: float = 0.0
+    tokens_per_s: float = 0.0
+    stop_reason: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        return (
+            f"{self.prompt_tokens} prompt tokens · {self.completion_tokens} completion tokens · "
+            f"first token {self.time_to_first_token_s * 1000:.0f} ms · "
+            f"{self.tokens_per_s:.1f} tokens/s"
+        )
+
+
+@dataclass
+class TokenEvent:
+    """A piece of the reply, as it arrives."""
+
+    text: str
+
+
+@dataclass
+class Reply:
+    """The finished reply; the last event of a generation."""
+
+    text: str
+    stats: GenerationStats
+    prompt: str = ""
+    messages: list[dict] = field(default_factory=list)
+
+
+class CancelToken:
+    """Set from any thread to stop a generation at the next token."""
+
+    def __init__(self):
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+def gpu_offload_available() -> bool:
+    """Whether this llama.cpp build has a GPU backend (CUDA, Metal, …)."""
+    import llama_cpp
+
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+class LoadedModel:
+    """One model loaded in llama.cpp. Generations on it are serialised by a lock."""
+
+    def __init__(self, options: LoadOptions, chat_template: str = ""):
+        import llama_cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.options = options
+        try:
+            self.llama = llama_cpp.Llama(
+                model_path=str(options.path),
+                n_ctx=options.n_ctx,
+                n_threads=options.n_threads,
+                n_gpu_layers=options.n_gpu_layers,
+                lora_path=str(options.lora_path) if options.lora_path else None,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise TailorError(f"llama.cpp could not load {options.path.name}: {exc}") from None
+        eos = self.llama.token_eos()
+        bos = self.llama.token_bos()
+        text = self.llama._model.token_get_text
+        self.formatter = Jinja2ChatFormatter(
+            template=chat_template or CHATML_TEMPLATE,
+            eos_token=text(eos) if eos != -1 else "",
+            bos_token=text(bos) if bos != -1 else "",
+            stop_token_ids=[eos] if eos != -1 else [],
+        )
+        self.lock = threading.Lock()
+
+    @property
+    def n_ctx(self) -> int:
+        return self.llama.n_ctx()
+
+    def render(self, messages: list[dict]) -> tuple[str, list[str]]:
+        """The exact prompt text llama.cpp will see for ``messages``, and its stop strings."""
+        result = self.formatter(messages=messages)
+        stop = (
+            result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
+        )
+        return result.prompt, stop
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def stream(
+        self,
+        messages: list[dict],
+        params: SamplingParams,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[TokenEvent | Reply]:
+        """Generate a reply to ``messages`` token by token; the last event is a :class:`Reply`.
+
+        Setting ``cancel`` stops at the next token: a normal outcome, so the reply so far still
+        arrives, with ``stop_reason == "cancelled"``.
+        """
+        prompt, stop = self.render(messages)
+        prompt_tokens = self.count_tokens(prompt)
+        room = self.n_ctx - prompt_tokens
+        if room < 1:
+            raise TailorError(
+                f"The conversation ({prompt_tokens} tokens) no longer fits the model's context "
+                f"window ({self.n_ctx} tokens). Start a new chat or use fewer examples."
+            )
+        max_tokens = min(params.max_tokens, room)
+        parts: list[str] = []
+        stop_reason = ""
+        with self.lock:
+            start = time.perf_counter()
+            first = 0.0
+            chunks = self.llama.create_completion(
+                prompt,
+                max_tokens=max_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                stop=stop,
+                seed=params.seed,
+                stream=True,
+            )
+            try:
+                for chunk in chunks:
+                    choice = chunk["choices"][0]
+                    piece = choice["text"]
+                    if piece:
+                        if not parts:
+                            first = time.perf_counter() - start
+                        parts.append(piece)
+                        yield TokenEvent(piece)
+                    if choice.get("finish_reason"):
+                        stop_reason = choice["finish_reason"]
+                    if cancel is not None and cancel.cancelled:
+                        stop_reason = "cancelled"
+                        break
+            finally:
+                chunks.close()
+            total = time.perf_counter() - start
+        text = "".join(parts)
+        completion_tokens = self.count_tokens(text) if text else 0
+        decode_s = total - first
+        stats = GenerationStats(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            time_to_first_token_s=first,
+            total_s=total,
+            tokens_per_s=(completion_tokens - 1) / decode_s
+            if completion_tokens > 1 and decode_s > 0
+            else 0.0,
+            stop_reason=stop_reason,
+        )
+        yield Reply(text, stats, prompt, messages)

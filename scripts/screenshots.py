@@ -1,0 +1,116 @@
+"""Regenerate docs/screenshots/: start the real app on a fresh workspace with a little sample
+content (a real reply from the bundled model included) and save a PNG of every page.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "docs" / "screenshots"
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["TAILOR_HOME"] = tempfile.mkdtemp(prefix="tailor-shots-")
+
+
+def main() -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.history import HistoryDialog
+    from desktop.main_window import MainWindow
+    from desktop.style import STYLESHEET
+    from desktop.widgets.chat import PromptInspector
+    from engine.api import DEFAULT_ASSISTANT, Engine
+    from engine.examples import Example
+
+    app = QApplication(sys.argv)
+    app.setStyleSheet(STYLESHEET)
+    engine = Engine()
+    engine.first_run()
+    engine.assistants.edit(
+        DEFAULT_ASSISTANT,
+        system_prompt="You are a concise support assistant for Acme's routers. "
+        "Answer in two sentences at most.",
+        temperature=0.3,
+        max_tokens=96,
+        note="Support persona",
+    )
+    engine.examples.create(
+        "Router FAQ",
+        [
+            Example("How do I reset my router?", "Hold the reset button for 10 seconds."),
+            Example("The Wi-Fi light is red.", "Restart the router; if it stays red, call us."),
+            Example("How do I change the Wi-Fi password?", "Open 192.168.1.1 → Wireless."),
+            Example("Can I use my own modem?", "Yes, set the router to bridge mode."),
+        ],
+    )
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    def settle(ms=150):
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def shot(widget, name):
+        settle()
+        widget.grab().save(str(OUT / f"{name}.png"))
+        print("wrote", OUT / f"{name}.png")
+
+    window = MainWindow(engine)
+    window.resize(1280, 800)
+    window.show()
+    settle(300)
+
+    # A real conversation through the window.
+    window.chat.input.setPlainText("My router keeps dropping the connection. What should I try?")
+    window.chat.send_message()
+    while window.chat.job is not None:
+        settle(100)
+    shot(window, "1-prompt")
+
+    window.show_page("examples")
+    page = window.pages["examples"]
+    page.attach.setChecked(True)
+    page.similar.setChecked(True)
+    shot(window, "2-examples")
+    window.state.save("Few-shot from the router FAQ")
+
+    for key, name in [
+        ("knowledge", "3-knowledge"),
+        ("finetune", "4-finetune"),
+        ("evaluate", "5-evaluate"),
+        ("models", "6-models"),
+        ("settings", "7-settings"),
+    ]:
+        window.show_page(key)
+        shot(window, name)
+
+    window.show_page("prompt")
+    history = HistoryDialog(window.state, window)
+    history.show()
+    shot(history, "8-history-diff")
+    history.close()
+
+    bubbles = [
+        window.chat.lines.itemAt(i).widget() for i in range(1, window.chat.lines.count() - 1)
+    ]
+    inspector = PromptInspector(bubbles[-1]._prompt, window)
+    inspector.show()
+    shot(inspector, "9-inspect-prompt")
+    inspector.close()
+
+    window.resize(1920, 1080)
+    settle(300)
+    shot(window, "1-prompt-1920")
+    window.close()
+    engine.close()
+
+
+if __name__ == "__main__":
+    main()

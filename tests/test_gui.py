@@ -1,0 +1,167 @@
+"""pytest-qt on the real main window, the real engine and the bundled model."""
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
+
+from desktop.history import HistoryDialog
+from desktop.main_window import MainWindow
+from engine.api import DEFAULT_ASSISTANT, TokenEvent
+from tests.gguf_factory import write_gguf
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+@pytest.fixture
+def window(engine, qtbot, monkeypatch):
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("a note", True))
+    w = MainWindow(engine)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    if w.chat.job is not None:
+        w.chat.job.cancel()
+        qtbot.waitUntil(lambda: w.chat.job is None, timeout=60_000)
+
+
+def send(window, qtbot, text):
+    chat = window.chat
+    chat.input.setPlainText(text)
+    qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+    assert chat.job is not None, "Enter did not send"
+    tokens = []
+    chat.job.event.connect(lambda e: isinstance(e, TokenEvent) and tokens.append(e.text))
+    return tokens
+
+
+def last_bubble(window):
+    lines = window.chat.lines
+    return lines.itemAt(lines.count() - 2).widget()
+
+
+def test_window_opens_on_the_default_assistant_and_bundled_model(window):
+    assert window.assistant_picker.currentText() == DEFAULT_ASSISTANT
+    assert window.header_model.text() == "Model: smollm2-135m-instruct"
+    assert window.level_badge.text().startswith("Level 1")
+    assert window.stack.currentWidget() is window.pages["prompt"]
+    assert window.chat.parent() is window.pages["prompt"].splitter
+    assert window.minimumWidth() == 1100 and window.minimumHeight() == 700
+
+
+def test_send_streams_tokens_and_shows_stats(window, qtbot):
+    window.state.update(max_tokens=24, temperature=0.0)
+    tokens = send(window, qtbot, "Name three fruits.")
+    assert window.chat.stop.isVisible() and not window.chat.send.isVisible()
+    qtbot.waitUntil(lambda: window.chat.job is None, timeout=120_000)
+    bubble = last_bubble(window)
+    assert len(tokens) >= 5 and bubble.body.text() == "".join(tokens)
+    stats = bubble.stats.text()
+    assert "prompt tokens" in stats and "completion tokens" in stats
+    assert "first token" in stats and "tokens/s" in stats
+    assert bubble.inspect.isVisible()
+    # The conversation is saved and listed.
+    assert window.chat.conversations.currentText() == "Name three fruits."
+
+
+def test_escape_stops_generation(window, qtbot):
+    window.state.update(max_tokens=500, temperature=0.0)
+    tokens = send(window, qtbot, "Write a very long story about the sea.")
+    qtbot.waitUntil(lambda: len(tokens) >= 2, timeout=60_000)
+    qtbot.keyClick(window.chat.input, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: window.chat.job is None, timeout=30_000)
+    assert "stopped" in last_bubble(window).stats.text()
+    assert len(tokens) < 60
+    assert window.chat.send.isVisible()
+
+
+def test_save_twice_then_diff_and_revert(window, qtbot, engine):
+    page = window.pages["prompt"]
+    page.system.setPlainText("You answer like a pirate.")
+    assert window.state.dirty and page.save_button.isEnabled()
+    assert "edited" in window.level_badge.text()
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    page.temperature.setValue(0.2)
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    assert [window.version_picker.itemText(i) for i in range(3)] == ["v3", "v2", "v1"]
+    assert not window.state.dirty and "edited" not in window.level_badge.text()
+
+    dialog = HistoryDialog(window.state, window)
+    qtbot.addWidget(dialog)
+    assert dialog.versions.count() == 3
+    html = dialog.diff.toPlainText()
+    assert "0.7" in html and "0.2" in html  # v2 → v3 changed the temperature
+    dialog.left.setCurrentIndex(2)  # v1 against v3
+    assert "pirate" in dialog.diff.toPlainText() and "helpful" in dialog.diff.toPlainText()
+    dialog.versions.setCurrentRow(2)
+    qtbot.mouseClick(dialog.revert_button, Qt.MouseButton.LeftButton)
+    assert dialog.versions.count() == 4
+    current = engine.assistants.current(DEFAULT_ASSISTANT)
+    assert (
+        current.version == 4
+        and current.config == engine.assistants.get(DEFAULT_ASSISTANT, 1).config
+    )
+    assert page.system.toPlainText() == "You are a helpful assistant."
+
+
+def test_example_set_on_the_examples_page_changes_the_prompt(window, qtbot, engine):
+    window.show_page("examples")
+    page = window.pages["examples"]
+    assert window.chat.parent() is page.splitter
+    page.import_path(ASSETS / "examples_good.jsonl", "qa")
+    assert page.table.rowCount() == 3
+    page.attach.setChecked(True)
+    assert window.state.draft.example_set == "qa"
+    assert window.level_badge.text().startswith("Level 2")
+    assert window._nav_items["examples"].text().startswith("●")
+    window.state.update(max_tokens=8, temperature=0.0)
+    send(window, qtbot, "What is the capital of Spain?")
+    qtbot.waitUntil(lambda: window.chat.job is None, timeout=120_000)
+    prompt = last_bubble(window)._prompt
+    assert [m["content"] for m in prompt["messages"]][2] == "ANSWER: blue"
+    assert "ANSWER: Paris" in prompt["rendered"]
+
+
+def test_dropping_a_gguf_imports_it_and_a_bad_one_is_refused(window, qtbot, tmp_path):
+    good = write_gguf(tmp_path / "dropped.gguf")
+    window.handle_drop(good)
+    assert window.stack.currentWidget() is window.pages["models"]
+    qtbot.waitUntil(lambda: window.pages["models"].table.rowCount() == 2, timeout=30_000)
+
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF\x03\x00\x00\x00garbage")
+    window.handle_drop(bad)
+    qtbot.waitUntil(lambda: window.pages["models"]._job is None, timeout=30_000)
+    dialogs = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
+    assert any("damaged" in d.text() or "incomplete" in d.text() for d in dialogs)
+    for d in dialogs:
+        d.close()
+    assert window.isVisible() and window.pages["models"].table.rowCount() == 2
+
+
+def test_pages_not_built_yet_say_so(window):
+    for key in ("knowledge", "finetune", "evaluate"):
+        window.show_page(key)
+        text = " ".join(
+            label.text() for label in window.pages[key].findChildren(type(window.status_text))
+        )
+        assert "Not available yet" in text
+
+
+def test_models_page_shows_gguf_metadata(window):
+    window.show_page("models")
+    table = window.pages["models"].table
+    row = [table.item(0, c).text() for c in range(table.columnCount())]
+    assert row[:5] == ["smollm2-135m-instruct  (bundled)", "llama", "135M", "Q4_1", "8,192"]
+
+
+def test_second_window_on_the_same_workspace_is_told_it_is_in_use(engine, qtbot, monkeypatch, home):
+    import desktop.app
+
+    engine.workspace.acquire_app_lock()
+    shown = []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: shown.append(a[2]))
+    assert desktop.app.main([]) == 1
+    assert "already open" in shown[0]

@@ -1,0 +1,33 @@
+"""Nothing leaves the machine: the main paths run with outbound sockets blocked."""
+
+import socket
+
+import pytest
+
+from engine import bundled
+from engine.api import DEFAULT_ASSISTANT, Engine, Reply
+from engine.examples import Example
+from tests.conftest import NetworkBlocked
+
+
+def test_the_guard_really_blocks(no_network):
+    # A test that cannot fail is a defect: show an outbound connection is caught.
+    with pytest.raises(NetworkBlocked):
+        socket.create_connection(("198.51.100.7", 443), timeout=1)
+    assert no_network
+
+
+def test_chat_import_and_few_shot_stay_offline(no_network, home, tmp_path):
+    engine = Engine(home)
+    engine.first_run()
+    imported = engine.models.import_file(bundled.default_model_path(), name="offline-copy")
+    engine.examples.create(
+        "demo", [Example("What is 1+1?", "2"), Example("Capital of Japan?", "Tokyo")]
+    )
+    engine.assistants.edit(
+        DEFAULT_ASSISTANT, model=imported.name, example_set="demo", few_shot_k=1, max_tokens=8
+    )
+    reply = list(engine.chat("What is 2+2?", assistant=DEFAULT_ASSISTANT))[-1]
+    assert isinstance(reply, Reply) and reply.text
+    engine.close()
+    assert no_network == []
