@@ -133,7 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("only", nargs="*", choices=["generation", "launch"], default=[])
+    parser.add_argument("only", nargs="*", help="generation and/or launch (default: both)")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     todo = args.only or ["generation", "launch"]

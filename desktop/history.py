@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import re
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -32,9 +34,13 @@ td { padding: 1px 6px; vertical-align: top; }
 
 
 def side_by_side_html(left: str, right: str, left_title: str, right_title: str) -> str:
-    table = difflib.HtmlDiff(wrapcolumn=60).make_table(
+    table = difflib.HtmlDiff(wrapcolumn=52).make_table(
         left.splitlines(), right.splitlines(), left_title, right_title
     )
+    # Qt's rich text ignores `display: none`: drop the "next change" link columns instead.
+    table = re.sub(r'<td class="diff_next"[^>]*>.*?</td>', "", table)
+    table = re.sub(r'<th class="diff_next"[^>]*>.*?</th>', "", table)
+    table = table.replace('<table class="diff"', '<table class="diff" width="100%"')
     return f"<style>{DIFF_CSS}</style>{table}"
 
 
@@ -47,6 +53,8 @@ class HistoryDialog(QDialog):
         self.resize(1000, 620)
         self.versions = QListWidget()
         self.versions.setObjectName("versionList")
+        self.versions.setWordWrap(True)
+        self.versions.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.left = QComboBox()
         self.left.setObjectName("diffLeft")
         self.right = QComboBox()

@@ -50,7 +50,7 @@ NAV = [
 
 
 class MainWindow(QMainWindow):
-    model_loaded = Signal(str)
+    model_loaded = Signal(object)  # the model name, once preloaded
 
     def __init__(self, engine: Engine):
         super().__init__()
@@ -139,8 +139,6 @@ class MainWindow(QMainWindow):
         self.header_model = QLabel()
         self.header_model.setObjectName("headerModel")
         new_assistant = QPushButton("New assistant…")
-        history = QPushButton("History && diff…")
-        history.setObjectName("headerHistory")
         h.addWidget(brand)
         h.addWidget(QLabel("Assistant"))
         h.addWidget(self.assistant_picker)
@@ -149,7 +147,6 @@ class MainWindow(QMainWindow):
         h.addSpacing(12)
         h.addWidget(self.header_model)
         h.addStretch(1)
-        h.addWidget(history)
         h.addWidget(new_assistant)
 
         body = QWidget()
@@ -181,7 +178,6 @@ class MainWindow(QMainWindow):
             lambda _i: self.state.select(self.assistant_picker.currentText())
         )
         self.version_picker.activated.connect(self._version_picked)
-        history.clicked.connect(self.open_history)
         new_assistant.clicked.connect(self.new_assistant)
         self.state.changed.connect(self._assistant_changed)
         self.chat.status.connect(self.status_text.setText)

@@ -45,8 +45,27 @@ class AssistantConfig(BaseModel):
         return 2 if self.example_set else 1
 
     def as_yaml(self) -> str:
-        """A stable, readable text form: what version diffs compare."""
-        return yaml.safe_dump(self.model_dump(), sort_keys=False, allow_unicode=True, width=88)
+        """A stable, readable text form: what version diffs compare. Multi-line prompts are
+        written as blocks, so a diff shows the lines that changed."""
+        return yaml.dump(
+            self.model_dump(),
+            Dumper=_BlockDumper,
+            sort_keys=False,
+            allow_unicode=True,
+            width=10_000,
+        )
+
+
+class _BlockDumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, text: str):
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_BlockDumper.add_representer(str, _str)
 
 
 def validate_config(data: dict) -> AssistantConfig:

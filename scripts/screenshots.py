@@ -78,8 +78,13 @@ def main() -> None:
     page = window.pages["examples"]
     page.attach.setChecked(True)
     page.similar.setChecked(True)
-    shot(window, "2-examples")
     window.state.save("Few-shot from the router FAQ")
+    window.chat.start_new_chat()
+    window.chat.input.setPlainText("How do I reset the router?")
+    window.chat.send_message()
+    while window.chat.job is not None:
+        settle(100)
+    shot(window, "2-examples")
 
     for key, name in [
         ("knowledge", "3-knowledge"),

@@ -165,3 +165,11 @@ def test_second_window_on_the_same_workspace_is_told_it_is_in_use(engine, qtbot,
     monkeypatch.setattr(QMessageBox, "information", lambda *a: shown.append(a[2]))
     assert desktop.app.main([]) == 1
     assert "already open" in shown[0]
+
+
+def test_model_preloads_in_the_background_after_the_window_shows(window, qtbot):
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000) as loaded:
+        window.preload_model()
+    assert loaded.args == ["smollm2-135m-instruct"]
+    assert window.model_status.text() == "smollm2-135m-instruct · ready"
+    assert window.engine.is_loaded("smollm2-135m-instruct")

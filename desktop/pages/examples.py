@@ -87,10 +87,14 @@ class ExamplesPage(RungPage):
         self.import_button.setToolTip("Import .jsonl or .csv with input and output columns")
         self.export_button = QPushButton("Export…")
         self.delete_set = QPushButton("Delete")
+        bar.addWidget(QLabel("Editing"))
         bar.addWidget(self.editing, 1)
-        for b in (self.new_set, self.import_button, self.export_button, self.delete_set):
-            bar.addWidget(b)
         e.addLayout(bar)
+        actions = QHBoxLayout()
+        for b in (self.new_set, self.import_button, self.export_button, self.delete_set):
+            actions.addWidget(b)
+        actions.addStretch(1)
+        e.addLayout(actions)
         self.table = QTableWidget(0, 2)
         self.table.setObjectName("examplesTable")
         self.table.setHorizontalHeaderLabels(["Input", "Output"])
