@@ -21,6 +21,8 @@ from engine.assistants import AssistantConfig, Assistants, AssistantVersion
 from engine.conversations import Conversations
 from engine.embeddings import Embedder
 from engine.examples import ExampleSets
+from engine.knowledge import answering
+from engine.knowledge.bases import KnowledgeBases
 from engine.models.library import Model, ModelLibrary
 from engine.models.runtime import (
     CancelToken,
@@ -65,6 +67,7 @@ class Engine:
         self.conversations = Conversations(self.workspace)
         self.embedder = Embedder()
         self.few_shot = FewShotSelector(self.workspace, self.embedder)
+        self.knowledge = KnowledgeBases(self.workspace, self.embedder)
         self._loaded: LoadedModel | None = None
         self._load_lock = threading.Lock()
 
@@ -105,7 +108,9 @@ class Engine:
         options = self.load_options(name)
         with self._load_lock:
             if self._loaded is None or self._loaded.options != options:
-                self._loaded = None  # free the old one before loading the next
+                if self._loaded is not None:
+                    self._loaded.close()  # free the old one before loading the next
+                    self._loaded = None
                 self._loaded = LoadedModel(options, model.info.chat_template)
             return self._loaded
 
@@ -134,15 +139,28 @@ class Engine:
         ), None
 
     def build_messages(
-        self, config: AssistantConfig, history: list[dict], message: str
-    ) -> list[dict]:
-        """The exact messages a reply to ``message`` is generated from."""
+        self,
+        config: AssistantConfig,
+        history: list[dict],
+        message: str,
+        hits: list | None = None,
+        count_tokens=None,
+        budget: int = 0,
+    ) -> tuple[list[dict], list]:
+        """The exact messages a reply to ``message`` is generated from, and the retrieved
+        passages packed into them (Level 3) to fit ``budget`` tokens."""
         demos = []
         if config.example_set:
             demos = self.few_shot.select(
                 self.examples.get(config.example_set), message, config.few_shot_k
             )
-        return build_messages(config.system_prompt, demos, history, message)
+        if not hits:
+            return build_messages(config.system_prompt, demos, history, message), []
+        base = build_messages(config.system_prompt, demos, history, "")
+        used = count_tokens("\n".join(m["content"] for m in base)) + 16 * len(base)
+        kept = answering.pack(message, hits, count_tokens, budget - used)
+        content = answering.question_with_sources(message, kept) if kept else message
+        return build_messages(config.system_prompt, demos, history, content), kept
 
     def chat(
         self,
@@ -157,9 +175,10 @@ class Engine:
         cancel: CancelToken | None = None,
         seed: int | None = None,
     ) -> Iterator[Loading | TokenEvent | Reply]:
-        """Answer ``message``; yields :class:`Loading` (if the model must load), the reply's
+        """Answer ``message``; yields :class:`Loading` (if a model must load), the reply's
         tokens, then the :class:`Reply`. With ``conversation_id`` the exchange continues and is
         saved there; ``config`` overrides the assistant's saved one (unsaved edits in the GUI).
+        With a knowledge base attached, the reply cites retrieved passages (``Reply.sources``).
         """
         resolved, ver = self.resolve(assistant, version, model, system)
         config = config or resolved
@@ -169,12 +188,33 @@ class Engine:
                 {"role": m.role, "content": m.content}
                 for m in self.conversations.messages(conversation_id)
             ]
-        if config.example_set and config.few_shot_k and not self.embedder.loaded:
+        needs_embedder = config.knowledge_base or (config.example_set and config.few_shot_k)
+        if needs_embedder and not self.embedder.loaded:
             yield Loading(self.embedder.name)
-        messages = self.build_messages(config, history, message)
+        hits = []
+        if config.knowledge_base:
+            hits = self.knowledge.search(config.knowledge_base, message, config.retrieval_k)
+            # Passages unrelated to the question only distract a small model: drop them, and
+            # say so plainly when nothing is left rather than let the model invent.
+            threshold = self.knowledge.config(config.knowledge_base).min_similarity
+            hits = [h for h in hits if h.similarity >= threshold]
+            if not hits:
+                reply = self._canned(answering.not_found_message(config.knowledge_base), message)
+                yield TokenEvent(reply.text)
+                self._save(conversation_id, message, reply, ver, config)
+                yield reply
+                return
         if not self.is_loaded(config.model):
             yield Loading(config.model)
         loaded = self.load_model(config.model)
+        messages, kept = self.build_messages(
+            config,
+            history,
+            message,
+            hits,
+            loaded.count_tokens,
+            loaded.n_ctx - min(config.max_tokens, loaded.n_ctx // 2),
+        )
         params = SamplingParams(
             temperature=config.temperature,
             top_p=config.top_p,
@@ -188,19 +228,37 @@ class Engine:
             else:
                 yield event
         assert reply is not None
-        if conversation_id is not None:
-            self.conversations.add(conversation_id, "user", message)
-            self.conversations.add(
-                conversation_id,
-                "assistant",
-                reply.text,
-                # A reply from unsaved edits belongs to no saved version.
-                assistant_version=ver.version if ver and config == ver.config else None,
-                prompt={"messages": reply.messages, "rendered": reply.prompt},
-                stats=reply.stats.to_dict(),
-            )
+        reply.sources = [h.to_dict() | {"n": n} for n, h in enumerate(kept, 1)]
+        self._save(conversation_id, message, reply, ver, config)
         yield reply
 
+    @staticmethod
+    def _canned(text: str, message: str) -> Reply:
+        from engine.models.runtime import GenerationStats
+
+        return Reply(
+            text,
+            GenerationStats(stop_reason="nothing relevant retrieved"),
+            "",
+            [{"role": "user", "content": message}],
+        )
+
+    def _save(self, conversation_id, message, reply: Reply, ver, config) -> None:
+        if conversation_id is None:
+            return
+        self.conversations.add(conversation_id, "user", message)
+        self.conversations.add(
+            conversation_id,
+            "assistant",
+            reply.text,
+            # A reply from unsaved edits belongs to no saved version.
+            assistant_version=ver.version if ver and config == ver.config else None,
+            prompt={"messages": reply.messages, "rendered": reply.prompt, "sources": reply.sources},
+            stats=reply.stats.to_dict(),
+        )
+
     def close(self) -> None:
+        if self._loaded is not None:
+            self._loaded.close()
         self._loaded = None
         self.workspace.close()

@@ -38,10 +38,14 @@ class AssistantConfig(BaseModel):
     few_shot_k: int = Field(
         0, ge=0, description="Use the k examples most similar to the input; 0 uses all of them."
     )
+    knowledge_base: str | None = None
+    retrieval_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
 
     @property
     def level(self) -> int:
         """The highest rung of the ladder this configuration uses."""
+        if self.knowledge_base:
+            return 3
         return 2 if self.example_set else 1
 
     def as_yaml(self) -> str:
@@ -137,13 +141,20 @@ class Assistants:
         return self.current(name)
 
     def edit(
-        self, name: str, note: str = "", detach_examples: bool = False, **changes
+        self,
+        name: str,
+        note: str = "",
+        detach_examples: bool = False,
+        detach_kb: bool = False,
+        **changes,
     ) -> AssistantVersion:
         """A new version with the given fields changed; ``None`` leaves a field as it is."""
         data = self.current(name).config.model_dump()
         data.update({k: v for k, v in changes.items() if v is not None})
         if detach_examples:
             data["example_set"] = None
+        if detach_kb:
+            data["knowledge_base"] = None
         return self.save(name, validate_config(data), note)
 
     def current(self, name: str) -> AssistantVersion:

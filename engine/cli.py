@@ -124,6 +124,14 @@ def chat(ctx, message, assistant, model, system, seed, stats) -> None:
             click.echo(f"Loading {event.model}…", err=True)
         elif isinstance(event, Reply):
             click.echo()
+            if event.sources:
+                from engine.knowledge.answering import source_label
+
+                click.echo("\nSources:")
+                for s in event.sources:
+                    snippet = " ".join(s["text"].split())[:120]
+                    click.echo(f"  [{s['n']}] {source_label(s)}  ({s['source']})")
+                    click.echo(f"      {snippet}…")
             if stats:
                 click.echo(event.stats.summary(), err=True)
 
@@ -142,6 +150,9 @@ def _assistant_options(f):
             click.option("--examples", help="Attach this example set (Level 2)."),
             click.option("--no-examples", is_flag=True, help="Detach the example set."),
             click.option("--k", "few_shot_k", type=int, help="Use the k most similar examples."),
+            click.option("--kb", "knowledge_base", help="Attach this knowledge base (Level 3)."),
+            click.option("--no-kb", is_flag=True, help="Detach the knowledge base."),
+            click.option("--retrieval-k", type=int, help="Passages retrieved per question."),
             click.option("--note", default="", help="What this version changes."),
         ]
     ):
@@ -149,8 +160,12 @@ def _assistant_options(f):
     return f
 
 
-def _changes(model, system, temperature, top_p, max_tokens, examples, few_shot_k) -> dict:
+def _changes(
+    model, system, temperature, top_p, max_tokens, examples, few_shot_k, knowledge_base, retrieval_k
+) -> dict:
     return {
+        "knowledge_base": knowledge_base,
+        "retrieval_k": retrieval_k,
         "model": model,
         "system_prompt": system,
         "temperature": temperature,
@@ -170,7 +185,7 @@ def assistants() -> None:
 @click.argument("name")
 @_assistant_options
 @click.pass_context
-def assistants_create(ctx, name, no_examples, note, **options) -> None:
+def assistants_create(ctx, name, no_examples, no_kb, note, **options) -> None:
     """Create an assistant (version 1)."""
     from engine.assistants import validate_config
 
@@ -186,13 +201,15 @@ def assistants_create(ctx, name, no_examples, note, **options) -> None:
 @click.argument("name")
 @_assistant_options
 @click.pass_context
-def assistants_edit(ctx, name, no_examples, note, **options) -> None:
+def assistants_edit(ctx, name, no_examples, no_kb, note, **options) -> None:
     """Change an assistant; each edit is a new version."""
     engine = _engine(ctx)
     changes = _changes(**options)
     _check_references(engine, changes)
     before = engine.assistants.current(name)
-    v = engine.assistants.edit(name, note=note, detach_examples=no_examples, **changes)
+    v = engine.assistants.edit(
+        name, note=note, detach_examples=no_examples, detach_kb=no_kb, **changes
+    )
     if v.version == before.version:
         click.echo(f"No change: {name} stays at {v.label}.")
     else:
@@ -204,6 +221,8 @@ def _check_references(engine, changes: dict) -> None:
         engine.models.get(changes["model"])
     if changes.get("example_set"):
         engine.examples.get(changes["example_set"])
+    if changes.get("knowledge_base"):
+        engine.knowledge.config(changes["knowledge_base"])
 
 
 @assistants.command("list")
@@ -300,6 +319,162 @@ def examples_show(ctx, name) -> None:
     """Print a set's examples as JSON lines."""
     for e in _engine(ctx).examples.get(name):
         click.echo(json.dumps({"input": e.input, "output": e.output}, ensure_ascii=False))
+
+
+# -- knowledge bases --------------------------------------------------------------------------
+
+
+@cli.group()
+def kb() -> None:
+    """Knowledge bases for answers from your documents (Level 3)."""
+
+
+def _kb_options(f):
+    for option in reversed(
+        [
+            click.option("--chunk-tokens", type=int, help="Chunk size in embedder tokens."),
+            click.option("--chunk-overlap", type=int, help="Tokens shared by adjacent chunks."),
+            click.option("--embedder-path", help="A local sentence-transformers folder."),
+            click.option("--max-file-mb", type=float, help="Skip files larger than this."),
+            click.option("--min-similarity", type=float, help="Below it: 'not in the documents'."),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+@kb.command("create")
+@click.argument("name")
+@_kb_options
+@click.pass_context
+def kb_create(ctx, name, **options) -> None:
+    """Create an empty knowledge base."""
+    _engine(ctx).knowledge.create(name, **{k: v for k, v in options.items() if v is not None})
+    click.echo(f"Created knowledge base {name}. Add folders with: tailor kb add {name} PATH")
+
+
+@kb.command("configure")
+@click.argument("name")
+@_kb_options
+@click.pass_context
+def kb_configure(ctx, name, **options) -> None:
+    """Change settings; a chunking or embedder change builds a new index on the next add."""
+    config = _engine(ctx).knowledge.configure(name, **options)
+    click.echo(config.model_dump_json(indent=2))
+
+
+def _print_progress(p) -> None:
+    eta = f" · ETA {p.eta_s:.0f} s" if p.eta_s else ""
+    click.echo(
+        f"\r{p.phase}: {p.files_done}/{p.files_total} files · {p.chunks} chunks · "
+        f"{p.chunks_per_s:.0f} chunks/s{eta}   ",
+        nl=False,
+        err=True,
+    )
+
+
+@kb.command("add")
+@click.argument("name")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_context
+def kb_add(ctx, name, paths) -> None:
+    """Add folders or files to NAME and index them (again: only what changed)."""
+    engine = _engine(ctx)
+    if paths:
+        engine.knowledge.add_roots(name, list(paths))
+    last = None
+    for last in engine.knowledge.index(name):
+        _print_progress(last)
+    click.echo("", err=True)
+    if last is not None:
+        click.echo(
+            f"Indexed {last.files_done} changed file(s), {last.chunks} chunks; "
+            f"{last.unchanged} unchanged, {last.removed} removed, {len(last.failed)} not indexed."
+        )
+        for path, reason in last.failed:
+            click.echo(f"  not indexed: {path}: {reason}")
+
+
+@kb.command("status")
+@click.argument("name")
+@click.pass_context
+def kb_status(ctx, name) -> None:
+    """Show folders, counts, settings and every file that was not indexed, with its reason."""
+    s = _engine(ctx).knowledge.status(name)
+    click.echo(
+        f"{s.name}: {s.files} files, {s.chunks} chunks" + (" (rebuilding)" if s.building else "")
+    )
+    for root in s.roots:
+        click.echo(f"  folder: {root}")
+    c = s.config
+    click.echo(
+        f"  chunks of {c.chunk_tokens} tokens, {c.chunk_overlap} overlap · embedder {c.embedder}"
+    )
+    for path, reason in s.skipped + s.failed:
+        click.echo(f"  not indexed: {path}: {reason}")
+
+
+@kb.command("list")
+@click.pass_context
+def kb_list(ctx) -> None:
+    """List knowledge bases."""
+    engine = _engine(ctx)
+    for name in engine.knowledge.names():
+        s = engine.knowledge.status(name)
+        click.echo(f"{name:32} {s.files} files  {s.chunks} chunks")
+
+
+@kb.command("search")
+@click.argument("name")
+@click.argument("query", required=False)
+@click.option("--k", default=10, show_default=True, help="Results per query.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--queries", type=click.Path(path_type=Path), help="JSONL of {_id, text}: batch.")
+@click.option("--mode", type=click.Choice(["hybrid", "vector", "fts"]), default="hybrid")
+@click.option("--folder", help="Only files under this folder.")
+@click.option("--type", "file_types", multiple=True, help="Only these file types (pdf, md…).")
+@click.pass_context
+def kb_search(ctx, name, query, k, as_json, queries, mode, folder, file_types) -> None:
+    """Search NAME for QUERY (or every line of --queries), best first."""
+    engine = _engine(ctx)
+    if queries:
+        items = []
+        for number, line in enumerate(queries.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                    items.append((row["_id"], row["text"]))
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise click.ClickException(
+                        f'{queries.name} line {number}: expected {{"_id": …, "text": …}}'
+                    ) from None
+    elif query:
+        items = [(None, query)]
+    else:
+        raise click.UsageError("Give a QUERY or --queries FILE.")
+    for qid, text in items:
+        hits = engine.knowledge.search(
+            name, text, k, folder=folder, file_types=list(file_types) or None, mode=mode
+        )
+        results = [
+            {"source": h.source, "score": h.score, "text": h.text, "page": h.page} for h in hits
+        ]
+        if as_json or queries:
+            click.echo(json.dumps({"query_id": qid, "results": results}, ensure_ascii=False))
+        else:
+            for n, h in enumerate(hits, 1):
+                where = f" p.{h.page}" if h.page else ""
+                click.echo(f"[{n}] {h.score:.4f}  {h.source}{where}")
+                click.echo(f"    {' '.join(h.text.split())[:160]}")
+
+
+@kb.command("delete")
+@click.argument("name")
+@click.pass_context
+def kb_delete(ctx, name) -> None:
+    """Delete a knowledge base and its index (your files are not touched)."""
+    _engine(ctx).knowledge.delete(name)
+    click.echo(f"Deleted knowledge base {name}.")
 
 
 # -- settings ---------------------------------------------------------------------------------

@@ -31,7 +31,12 @@ class Embedder:
                 # Never reach for a hub: everything is on disk.
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                import transformers
                 from sentence_transformers import SentenceTransformer
+
+                transformers.logging.set_verbosity_error()
+                transformers.logging.disable_progress_bar()
 
                 path = self.path or bundled.default_embedder_path()
                 self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)

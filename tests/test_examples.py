@@ -55,7 +55,7 @@ def test_export_round_trips(engine, tmp_path, suffix):
 def test_all_examples_become_demonstration_turns(engine):
     engine.examples.import_file("qa", ASSETS / "examples_good.jsonl")
     v = engine.assistants.edit("Default assistant", example_set="qa")
-    messages = engine.build_messages(v.config, [], "What is 2+2?")
+    messages, _ = engine.build_messages(v.config, [], "What is 2+2?")
     roles = [m["role"] for m in messages]
     assert roles == ["system"] + ["user", "assistant"] * 3 + ["user"]
     assert messages[2]["content"] == "ANSWER: blue"
@@ -72,7 +72,7 @@ def test_dynamic_few_shot_picks_the_most_similar_examples(engine):
     ]
     engine.examples.create("mixed", examples)
     v = engine.assistants.edit("Default assistant", example_set="mixed", few_shot_k=2)
-    messages = engine.build_messages(v.config, [], "Tips for baking a loaf of bread at home?")
+    messages, _ = engine.build_messages(v.config, [], "Tips for baking a loaf of bread at home?")
     shown = {m["content"] for m in messages if m["role"] == "user"}
     assert "How do I bake sourdough bread?" in shown
     assert "How long should bread dough rise?" in shown

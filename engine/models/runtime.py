@@ -77,6 +77,7 @@ class Reply:
     stats: GenerationStats
     prompt: str = ""
     messages: list[dict] = field(default_factory=list)
+    sources: list[dict] = field(default_factory=list)  # Level 3: the passages cited as [n]
 
 
 class CancelToken:
@@ -129,6 +130,10 @@ class LoadedModel:
             stop_token_ids=[eos] if eos != -1 else [],
         )
         self.lock = threading.Lock()
+
+    def close(self) -> None:
+        """Free llama.cpp's memory now (not at interpreter exit, where it can fail noisily)."""
+        self.llama.close()
 
     @property
     def n_ctx(self) -> int:

@@ -1,0 +1,1 @@
+"""Knowledge bases (Level 3): parse folders, chunk, embed, store in LanceDB, retrieve hybrid."""

@@ -1,0 +1,231 @@
+"""Turning a file into text sections, each with its page or heading and character offset.
+
+One parser per format, each a well-kept library where the format needs one (pypdfium2 for PDF,
+python-docx for Word, selectolax for HTML). Anything that cannot be read raises
+:class:`Skip` with a reason the user can act on; the rest of the folder still indexes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst", ".text"}
+CODE_SUFFIXES = {
+    ".py", ".js", ".ts", ".tsx", ".jsx", ".java", ".c", ".h", ".cpp", ".hpp", ".cc", ".cs",
+    ".go", ".rs", ".rb", ".php", ".swift", ".kt", ".scala", ".sh", ".sql", ".r", ".m",
+    ".lua", ".pl", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".xml", ".css", ".scss",
+}  # fmt: skip
+SUPPORTED = TEXT_SUFFIXES | CODE_SUFFIXES | {
+    ".html", ".htm", ".pdf", ".docx", ".csv", ".json", ".jsonl",
+}  # fmt: skip
+
+
+class Skip(Exception):
+    """This file is not indexed; the message says why."""
+
+
+@dataclass
+class Section:
+    text: str
+    start: int = 0  # character offset of ``text`` in the file's extracted text (or page)
+    page: int | None = None
+    heading: str | None = None
+
+
+def file_type(path: Path) -> str:
+    return path.suffix.lower().lstrip(".") or "none"
+
+
+def parse(path: Path) -> list[Section]:
+    """Sections of ``path`` in reading order; raises :class:`Skip`."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise Skip(f"not a supported format ({suffix or 'no extension'})")
+    if suffix == ".pdf":
+        return _pdf(path)
+    if suffix == ".docx":
+        return _docx(path)
+    text = _read_text(path)
+    if suffix in (".html", ".htm"):
+        return _html(text)
+    if suffix == ".csv":
+        return _csv(text)
+    if suffix in (".json", ".jsonl"):
+        return _json(text, suffix)
+    if suffix in (".md", ".markdown"):
+        return _headed(text, re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.M))
+    if suffix == ".rst":
+        return _headed(text, re.compile(r"^(.+)\n([=\-~^\"'`#*+]{3,})\s*$", re.M), rst=True)
+    return [Section(text)]
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if not data.strip():
+        raise Skip("empty file")
+    if b"\x00" in data[:8192]:
+        raise Skip("binary content (not text, despite its extension)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Older Windows files: decode losslessly enough to index, never crash.
+        text = data.decode("cp1252", errors="replace")
+        if text.count("\ufffd") > len(text) * 0.01:
+            raise Skip("not valid text (unknown encoding)") from None
+        return text
+
+
+def _headed(text: str, pattern: re.Pattern, rst: bool = False) -> list[Section]:
+    """Split at headings; each section remembers its heading."""
+    sections, heading, last = [], None, 0
+    for match in pattern.finditer(text):
+        if match.start() > last and text[last : match.start()].strip():
+            sections.append(Section(text[last : match.start()], last, heading=heading))
+        heading = (match[1] if rst else match[2]).strip()
+        last = match.start()
+    if text[last:].strip():
+        sections.append(Section(text[last:], last, heading=heading))
+    return sections
+
+
+def _html(text: str) -> list[Section]:
+    from selectolax.parser import HTMLParser
+
+    tree = HTMLParser(text)
+    for tag in tree.css("script, style, noscript, nav, footer"):
+        tag.decompose()
+    title = tree.css_first("title")
+    body = tree.body or tree.root
+    blocks: list[str] = []
+    heading = title.text(strip=True) if title else None
+    offset = 0
+    sections: list[Section] = []
+    for node in body.traverse(include_text=False):
+        if node.tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            if blocks:
+                joined = "\n\n".join(blocks)
+                sections.append(Section(joined, offset, heading=heading))
+                offset += len(joined) + 2
+                blocks = []
+            heading = node.text(strip=True)
+        elif node.tag in ("p", "li", "pre", "td", "blockquote", "dd", "dt", "figcaption"):
+            piece = node.text(separator=" ", strip=True)
+            if piece:
+                blocks.append(piece)
+    if blocks:
+        sections.append(Section("\n\n".join(blocks), offset, heading=heading))
+    if not sections:
+        plain = body.text(separator="\n", strip=True) if body else ""
+        if not plain.strip():
+            raise Skip("no text in the HTML")
+        sections = [Section(plain, 0, heading=heading)]
+    return sections
+
+
+def _pdf(path: Path) -> list[Section]:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        message = str(exc).lower()
+        if "password" in message:
+            raise Skip("encrypted PDF (password protected)") from None
+        raise Skip(f"damaged PDF ({exc})") from None
+    try:
+        sections = []
+        for number in range(len(pdf)):
+            page = pdf[number]
+            text = page.get_textpage().get_text_range()
+            if text.strip():
+                sections.append(Section(text.replace("\r\n", "\n"), 0, page=number + 1))
+        if not sections:
+            raise Skip(f"no text layer ({len(pdf)} page(s) look scanned); run OCR on it first")
+        return sections
+    finally:
+        pdf.close()
+
+
+def _docx(path: Path) -> list[Section]:
+    import zipfile
+
+    import docx
+
+    try:
+        document = docx.Document(str(path))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise Skip(f"damaged Word document ({exc})") from None
+    sections, heading, blocks, offset = [], None, [], 0
+    for para in document.paragraphs:
+        style = (para.style.name or "").lower() if para.style is not None else ""
+        if style.startswith("heading") or style == "title":
+            if blocks:
+                joined = "\n\n".join(blocks)
+                sections.append(Section(joined, offset, heading=heading))
+                offset += len(joined) + 2
+                blocks = []
+            heading = para.text.strip() or heading
+        elif para.text.strip():
+            blocks.append(para.text.strip())
+    if blocks:
+        sections.append(Section("\n\n".join(blocks), offset, heading=heading))
+    if not sections:
+        raise Skip("no text in the document")
+    return sections
+
+
+def _csv(text: str) -> list[Section]:
+    """Row-aware: each row becomes 'column: value' lines, so a chunk never splits a row."""
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise Skip("empty CSV")
+    header, body = rows[0], rows[1:]
+    if not body:
+        return [Section(", ".join(header))]
+    offset, sections = 0, []
+    for number, row in enumerate(body, 2):
+        pairs = [f"{h}: {v}" for h, v in zip(header, row, strict=False) if v.strip()]
+        if pairs:
+            line = "; ".join(pairs)
+            sections.append(Section(line, offset, heading=f"row {number}"))
+            offset += len(line) + 1
+    return sections
+
+
+def _json(text: str, suffix: str) -> list[Section]:
+    records = []
+    if suffix == ".jsonl":
+        for line in text.splitlines():
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise Skip(f"invalid JSON Lines ({exc.msg})") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise Skip(f"invalid JSON ({exc.msg} at line {exc.lineno})") from None
+        records = data if isinstance(data, list) else [data]
+    sections, offset = [], 0
+    for record in records:
+        piece = _flatten(record)
+        if piece.strip():
+            sections.append(Section(piece, offset))
+            offset += len(piece) + 1
+    if not sections:
+        raise Skip("no text in the JSON")
+    return sections
+
+
+def _flatten(value, prefix: str = "") -> str:
+    if isinstance(value, dict):
+        return "\n".join(_flatten(v, f"{prefix}{k}: ") for k, v in value.items())
+    if isinstance(value, list):
+        return "\n".join(_flatten(v, prefix) for v in value)
+    return f"{prefix}{value}"
