@@ -25,6 +25,7 @@ from desktop.errors import show_error
 from desktop.history import HistoryDialog
 from desktop.pages.base import ComingPage, RungPage
 from desktop.pages.examples import ExamplesPage
+from desktop.pages.knowledge import KnowledgePage
 from desktop.pages.models import ModelsPage
 from desktop.pages.prompt import PromptPage
 from desktop.pages.settings import SettingsPage
@@ -66,15 +67,7 @@ class MainWindow(QMainWindow):
         self.pages: dict[str, QWidget] = {
             "prompt": PromptPage(self.state),
             "examples": ExamplesPage(self.state),
-            "knowledge": ComingPage(
-                "3 · Knowledge",
-                "Answer from your own documents: drop a folder, Tailor indexes it on this "
-                "machine, and replies cite the passages they used.",
-                "Private, recent or changing documents, and broad topics. Costs an index and "
-                "embeddings; days to set up well.",
-                "Knowledge bases are the next rung to be built; this version of Tailor does not "
-                "index documents yet.",
-            ),
+            "knowledge": KnowledgePage(self.state),
             "finetune": ComingPage(
                 "4 · Fine-tune",
                 "Train a LoRA adapter on your own examples so the model learns your domain's "
@@ -181,6 +174,7 @@ class MainWindow(QMainWindow):
         new_assistant.clicked.connect(self.new_assistant)
         self.state.changed.connect(self._assistant_changed)
         self.chat.status.connect(self.status_text.setText)
+        self.pages["knowledge"].status_message.connect(self.status_text.setText)
         self.pages["models"].models_changed.connect(self.pages["prompt"].refresh_models)
         self.pages["prompt"].history_button.clicked.connect(self.open_history)
         self.pages["prompt"].save_button.clicked.connect(self.save_version)
@@ -218,6 +212,7 @@ class MainWindow(QMainWindow):
         self._preload.event.connect(self.model_loaded)
         self._preload.failed.connect(self._preload_failed)
         self._preload.start()
+        self.pages["knowledge"].start_watching()
 
     def _preload_failed(self, message: str) -> None:
         self.model_status.setText("Model failed to load")
@@ -363,14 +358,23 @@ class MainWindow(QMainWindow):
 
     def _droppable(self, path: Path) -> bool:
         suffix = path.suffix.lower()
-        return suffix == ".gguf" or (
-            suffix in (".jsonl", ".json", ".csv") and self.current_page_key() == "examples"
+        page = self.current_page_key()
+        return (
+            suffix == ".gguf"
+            or (suffix in (".jsonl", ".json", ".csv") and page == "examples")
+            or (page == "knowledge" and path.exists())
+            or path.is_dir()
         )
 
     def handle_drop(self, path: Path) -> None:
-        """A .gguf anywhere imports a model; a .jsonl/.csv on Examples imports examples."""
+        """A .gguf anywhere imports a model; a .jsonl/.csv on Examples imports examples; a
+        folder anywhere (or any file on Knowledge) goes into a knowledge base."""
         suffix = path.suffix.lower()
-        if suffix == ".gguf":
+        if path.is_dir() or (self.current_page_key() == "knowledge" and suffix != ".gguf"):
+            self.show_page("knowledge")
+            page = self.pages["knowledge"]
+            page.add_paths([path], page.editing.currentText() or None)
+        elif suffix == ".gguf":
             self.show_page("models")
             self.pages["models"].import_path(path)
         elif suffix in (".jsonl", ".json", ".csv") and self.current_page_key() == "examples":
@@ -379,7 +383,11 @@ class MainWindow(QMainWindow):
             show_error(self, f"Tailor does not know what to do with {path.name} here.")
 
     def closeEvent(self, event) -> None:
-        if self.chat.job is not None:
-            self.chat.job.cancel()
-            self.chat.job.wait(5)
+        knowledge = self.pages["knowledge"]
+        knowledge.stop_watching()
+        for job in (self.chat.job, knowledge.job):
+            if job is not None:
+                # Indexing resumes where it stopped on the next run; nothing is lost.
+                job.cancel()
+                job.wait(10)
         super().closeEvent(event)

@@ -27,6 +27,9 @@ STYLESHEET = """
 #bubbleText { font-size: 14px; }
 #bubbleStats { font-size: 11px; }
 #inspectButton { font-size: 11px; text-decoration: underline; border: none; }
+#dropZone { border: 2px dashed palette(mid); border-radius: 10px; color: palette(placeholder-text);
+            padding: 12px; }
+#sourcesLabel { font-size: 12px; }
 #dirtyLabel { color: palette(link); }
 #transcript { background: transparent; }
 QGroupBox { font-weight: 600; margin-top: 12px; }

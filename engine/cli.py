@@ -337,6 +337,7 @@ def _kb_options(f):
             click.option("--embedder-path", help="A local sentence-transformers folder."),
             click.option("--max-file-mb", type=float, help="Skip files larger than this."),
             click.option("--min-similarity", type=float, help="Below it: 'not in the documents'."),
+            click.option("--embed-batch", type=int, help="Chunks embedded (and saved) at a time."),
         ]
     ):
         f = option(f)

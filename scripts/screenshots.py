@@ -50,6 +50,24 @@ def main() -> None:
             Example("Can I use my own modem?", "Yes, set the router to bridge mode."),
         ],
     )
+    docs = Path(os.environ["TAILOR_HOME"]) / "Router manual"
+    docs.mkdir()
+    (docs / "troubleshooting.md").write_text(
+        "# Troubleshooting\n\n## Connection drops\n\nIf the connection drops every few "
+        "minutes, move the router away from microwaves and cordless phones, then switch the "
+        "Wi-Fi channel to 1, 6 or 11 in Settings → Wireless.\n\n## Red light\n\nA red "
+        "status light means the router has no internet signal from the modem. Check the cable "
+        "in the WAN port.\n"
+    )
+    (docs / "warranty.txt").write_text(
+        "Acme routers carry a three-year warranty. Keep the receipt; the serial number is on "
+        "the label under the router.\n"
+    )
+    (docs / "notes.bin.txt").write_bytes(b"\x00\x01\x02binary")
+    engine.knowledge.create("Router manual")
+    engine.knowledge.add_roots("Router manual", [docs])
+    for _ in engine.knowledge.index("Router manual"):
+        pass
     OUT.mkdir(parents=True, exist_ok=True)
 
     def settle(ms=150):
@@ -86,8 +104,18 @@ def main() -> None:
         settle(100)
     shot(window, "2-examples")
 
+    window.show_page("knowledge")
+    kpage = window.pages["knowledge"]
+    kpage.attach.setChecked(True)
+    window.state.save("Answers from the router manual")
+    window.chat.start_new_chat()
+    window.chat.input.setPlainText("How long is the warranty?")
+    window.chat.send_message()
+    while window.chat.job is not None:
+        settle(100)
+    shot(window, "3-knowledge")
+
     for key, name in [
-        ("knowledge", "3-knowledge"),
         ("finetune", "4-finetune"),
         ("evaluate", "5-evaluate"),
         ("models", "6-models"),

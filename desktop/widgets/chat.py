@@ -88,9 +88,25 @@ class MessageBubble(QFrame):
         self.inspect.setFlat(True)
         self.inspect.setObjectName("inspectButton")
         self.inspect.hide()
+        self.sources_button = QPushButton()
+        self.sources_button.setFlat(True)
+        self.sources_button.setObjectName("inspectButton")
+        self.sources_button.hide()
         self.footer.addWidget(self.stats, 1)
+        self.footer.addWidget(self.sources_button)
         self.footer.addWidget(self.inspect)
         layout.addLayout(self.footer)
+        # Level 3: the passages behind the answer, folded; a click opens the file.
+        self.sources = QLabel()
+        self.sources.setObjectName("sourcesLabel")
+        self.sources.setWordWrap(True)
+        self.sources.setOpenExternalLinks(False)
+        self.sources.linkActivated.connect(_open_file)
+        self.sources.hide()
+        layout.addWidget(self.sources)
+        self.sources_button.clicked.connect(
+            lambda: self.sources.setVisible(not self.sources.isVisible())
+        )
         self._prompt: dict = {}
         self.inspect.clicked.connect(self._open_inspector)
 
@@ -99,17 +115,41 @@ class MessageBubble(QFrame):
 
     def finish(self, stats: dict, prompt: dict, version: int | None = None) -> None:
         s = GenerationStats(**stats)
-        label = s.summary()
+        label = s.summary() if s.prompt_tokens else "Answered without the model"
         if s.stop_reason == "cancelled":
             label += " · stopped"
         if version:
             label += f" · v{version}"
         self.stats.setText(label)
         self._prompt = prompt
-        self.inspect.setVisible(bool(prompt))
+        self.inspect.setVisible(bool(prompt.get("messages")))
+        sources = prompt.get("sources") or []
+        if sources:
+            from engine.knowledge.answering import source_label
+
+            rows = []
+            for src in sources:
+                passage = html.escape(" ".join(src["text"].split())[:280])
+                href = html.escape(src["source"], quote=True)
+                rows.append(
+                    f"<p style='margin:6px 0'><b>[{src['n']}]</b> "
+                    f'<a href="{href}">{html.escape(source_label(src))}</a><br>'
+                    f"<span>{passage}…</span></p>"
+                )
+            self.sources.setText("".join(rows))
+            self.sources_button.setText(f"Sources ({len(sources)})")
+            self.sources_button.show()
+            self.sources.show()
 
     def _open_inspector(self) -> None:
         PromptInspector(self._prompt, self).exec()
+
+
+def _open_file(path: str) -> None:
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QDesktopServices
+
+    QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
 
 class MessageInput(QPlainTextEdit):
@@ -319,7 +359,7 @@ class ChatPanel(QWidget):
                 version = self.state.saved.version
             self._bubble.finish(
                 event.stats.to_dict(),
-                {"messages": event.messages, "rendered": event.prompt},
+                {"messages": event.messages, "rendered": event.prompt, "sources": event.sources},
                 version,
             )
             self.status.emit(f"{event.stats.tokens_per_s:.1f} tokens/s")

@@ -16,7 +16,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -39,13 +39,15 @@ class KnowledgeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    chunk_tokens: int = Field(200, ge=32, le=2048)
+    # The bundled embedder reads at most 256 tokens: a longer chunk would be cut short.
+    chunk_tokens: int = Field(256, ge=32, le=2048)
     chunk_overlap: int = Field(32, ge=0, le=512)
     embedder: str = bundled.DEFAULT_EMBEDDER_NAME
     embedder_path: str | None = None
     max_file_mb: float = Field(50.0, gt=0)
     embed_batch: int = Field(128, ge=1, le=4096)
-    min_similarity: float = Field(0.2, ge=-1, le=1)
+    # all-MiniLM-L6-v2 gives unrelated passages cosine 0.0-0.3; related ones 0.4 and up.
+    min_similarity: float = Field(0.35, ge=-1, le=1)
 
     def index_key(self) -> dict:
         return {
@@ -70,6 +72,10 @@ class IndexProgress:
     failed: list[tuple[str, str]] = field(default_factory=list)
     removed: int = 0
     unchanged: int = 0
+
+    def snapshot(self) -> IndexProgress:
+        """A copy to hand to another thread while indexing goes on."""
+        return replace(self, failed=list(self.failed))
 
 
 @dataclass
@@ -241,7 +247,7 @@ class KnowledgeBases:
         chunker = Chunker(tokenizer_folder, config.chunk_tokens, config.chunk_overlap)
 
         progress = IndexProgress("scanning")
-        yield progress
+        yield progress.snapshot()
         found = self._walk(self.roots(name), progress)
         known = {
             r["path"]: r
@@ -254,7 +260,14 @@ class KnowledgeBases:
                 progress.unchanged += 1
                 continue
             todo.append((Path(path), st))
-        gone = [p for p in known if p not in found]
+        broken = dict(progress.failed)  # found by the walk but unreadable (dangling links, …)
+        if broken:
+            self.ws.db.executemany(
+                "INSERT OR REPLACE INTO kb_files(index_id, path, size, mtime_ns, sha256, status,"
+                " reason, chunks) VALUES (?, ?, 0, 0, '', 'failed', ?, 0)",
+                [(index_id, p, r) for p, r in broken.items()],
+            )
+        gone = [p for p in known if p not in found and p not in broken]
         dim = None
         table = None
 
@@ -305,7 +318,7 @@ class KnowledgeBases:
             if cancel is not None and cancel.cancelled:
                 flush()
                 progress.phase = "cancelled"
-                yield progress
+                yield progress.snapshot()
                 return
             source = str(path)
             progress.current = source
@@ -355,7 +368,7 @@ class KnowledgeBases:
                     (source, st.st_size, st.st_mtime_ns, "", "skipped", str(exc), 0)
                 )
                 progress.failed.append((source, str(exc)))
-            except (OSError, ValueError, RuntimeError) as exc:
+            except Exception as exc:  # one unreadable file never stops the rest of the folder
                 reason = _os_reason(exc)
                 pending_files.append((source, st.st_size, st.st_mtime_ns, "", "failed", reason, 0))
                 progress.failed.append((source, reason))
@@ -367,17 +380,17 @@ class KnowledgeBases:
             rate = progress.files_done / elapsed if elapsed > 0 else 0
             left = progress.files_total - progress.files_done
             progress.eta_s = left / rate if rate > 0 else None
-            yield progress
+            yield progress.snapshot()
         flush()
 
         progress.phase = "finishing"
         progress.current = ""
-        yield progress
+        yield progress.snapshot()
         open_table(embedder_dim(embedder)).finish()
         self._activate(kb, index_id)
         progress.phase = "done"
         progress.eta_s = 0
-        yield progress
+        yield progress.snapshot()
 
     def chunk_ids(self, name: str) -> list[str]:
         kb = self._row(name)
@@ -491,4 +504,4 @@ def _os_reason(exc: BaseException) -> str:
         return "symbolic link loop"
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)
-    return f"could not be read ({exc})"
+    return f"could not be read ({type(exc).__name__}: {exc})"

@@ -6,6 +6,7 @@ Token counts use the embedder's own tokenizer (the ``tokenizers`` library readin
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -65,38 +66,35 @@ class Chunker:
             return []
         sizes = self.count([section.text[a:b] for a, b in spans])
         out: list[Chunk] = []
-        group_start, group_end, group_tokens = None, None, 0
-
-        def flush():
-            if group_start is not None:
-                out.append(self._make(section, group_start, group_end))
-
+        group: list[int] | None = None  # [start, end, tokens] of paragraphs packed so far
         for (a, b), n in zip(spans, sizes, strict=True):
-            if n > self.max_tokens:
-                flush()
-                group_start, group_tokens = None, 0
-                out.extend(self._windows(section, a, b))
-                continue
-            if group_start is not None and group_tokens + n > self.max_tokens:
-                flush()
-                group_start, group_tokens = None, 0
-            if group_start is None:
-                group_start = a
-            group_end, group_tokens = b, group_tokens + n
-        flush()
+            if group is not None and group[2] + n <= self.max_tokens:
+                group[1], group[2] = b, group[2] + n
+            elif n <= self.max_tokens:
+                if group is not None:
+                    out.append(self._make(section, group[0], group[1]))
+                group = [a, b, n]
+            else:
+                # A paragraph longer than a chunk: window over it together with whatever was
+                # pending, so a title or a short lead-in is not left as a chunk of its own.
+                out.extend(self._windows(section, group[0] if group else a, b))
+                group = None
+        if group is not None:
+            out.append(self._make(section, group[0], group[1]))
         return out
 
     def _windows(self, section: Section, a: int, b: int) -> list[Chunk]:
-        """A paragraph longer than a chunk: token windows that overlap, cut at token edges."""
-        text = section.text[a:b]
-        offsets = self.tokenizer.encode(text, add_special_tokens=False).offsets
-        step = self.max_tokens - self.overlap
+        """Equal, overlapping token windows over ``text[a:b]``, cut at token edges."""
+        offsets = self.tokenizer.encode(section.text[a:b], add_special_tokens=False).offsets
+        total = len(offsets)
+        stride = self.max_tokens - self.overlap
+        count = max(1, math.ceil((total - self.overlap) / stride))
+        size = math.ceil((total + (count - 1) * self.overlap) / count)
         out = []
-        for first in range(0, len(offsets), step):
-            last = min(first + self.max_tokens, len(offsets)) - 1
+        for i in range(count):
+            first = i * (size - self.overlap)
+            last = min(first + size, total) - 1
             out.append(self._make(section, a + offsets[first][0], a + offsets[last][1]))
-            if last == len(offsets) - 1:
-                break
         return out
 
     @staticmethod

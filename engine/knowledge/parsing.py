@@ -94,7 +94,7 @@ def _headed(text: str, pattern: re.Pattern, rst: bool = False) -> list[Section]:
 
 
 def _html(text: str) -> list[Section]:
-    from selectolax.parser import HTMLParser
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
     tree = HTMLParser(text)
     for tag in tree.css("script, style, noscript, nav, footer"):

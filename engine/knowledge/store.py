@@ -129,7 +129,7 @@ class ChunkTable:
         if mode == "vector":
             q = table.search(query_vector).distance_type("cosine")
         elif mode == "fts":
-            q = table.search(query_text, query_type="fts")
+            q = table.search(_fts_safe(query_text), query_type="fts")
         else:
             q = (
                 table.search(query_type="hybrid")
@@ -145,7 +145,12 @@ class ChunkTable:
         for r in rows:
             vec = np.asarray(r["vector"], dtype=np.float32)
             similarity = float(vec @ query_vector)
-            score = r.get("_relevance_score", r.get("_score", 1 - r.get("_distance", 1)))
+            if mode == "hybrid":
+                score = r["_relevance_score"]
+            elif mode == "fts":
+                score = r["_score"]
+            else:
+                score = 1 - r["_distance"]
             hits.append(
                 Hit(
                     id=r["id"],
@@ -155,7 +160,7 @@ class ChunkTable:
                     heading=r["heading"],
                     start=r["start"],
                     end=r["end"],
-                    score=float(score) if score is not None else 0.0,
+                    score=float(score),
                     similarity=similarity,
                 )
             )
