@@ -31,3 +31,19 @@ def test_chat_import_and_few_shot_stay_offline(no_network, home, tmp_path):
     assert isinstance(reply, Reply) and reply.text
     engine.close()
     assert no_network == []
+
+
+def test_indexing_and_answering_from_documents_stay_offline(no_network, home, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Boiler\n\nThe boiler in room 12 is serviced every March.\n")
+    engine = Engine(home)
+    engine.first_run()
+    engine.knowledge.create("docs")
+    engine.knowledge.add_roots("docs", [docs])
+    assert list(engine.knowledge.index("docs"))[-1].phase == "done"
+    engine.assistants.edit(DEFAULT_ASSISTANT, knowledge_base="docs", max_tokens=8)
+    reply = list(engine.chat("When is the boiler serviced?", assistant=DEFAULT_ASSISTANT))[-1]
+    assert reply.sources and reply.sources[0]["source"].endswith("a.md")
+    engine.close()
+    assert no_network == []
