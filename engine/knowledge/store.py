@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +99,7 @@ class ChunkTable:
         if "FTS" not in indices:
             table.create_index("text", config=FTS(with_position=False))
         rows = table.count_rows()
-        if rows >= ANN_MIN_ROWS and not indices & {"IVF_PQ", "IVF_HNSW_SQ", "IVF_FLAT"}:
+        if rows >= ANN_MIN_ROWS and not any(k.upper().startswith("IVF") for k in indices):
             from lancedb.index import IvfPq
 
             partitions = max(16, int(rows**0.5))
@@ -110,7 +111,55 @@ class ChunkTable:
                     num_sub_vectors=self.dim // 8,
                 ),
             )
+            self.ann_settings = self._tune_ann()
         table.optimize()
+
+    # Query settings tried in order; the first whose recall@10 against exact search reaches
+    # the target is kept. A refine step re-ranks candidates with exact distances.
+    ANN_CANDIDATES = ({"nprobes": 20}, {"nprobes": 40, "refine_factor": 10},
+                      {"nprobes": 80, "refine_factor": 30})  # fmt: skip
+    RECALL_TARGET = 0.95
+
+    @property
+    def _ann_file(self) -> Path:
+        return Path(self.db.uri) / f"{self.name}.ann.json"
+
+    @property
+    def ann_settings(self) -> dict:
+        """How the vector index is queried (empty: exact search)."""
+        try:
+            return json.loads(self._ann_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    @ann_settings.setter
+    def ann_settings(self, value: dict) -> None:
+        self._ann_file.write_text(json.dumps(value))
+
+    def _tune_ann(self, samples: int = 40) -> dict:
+        """Measure the index's recall@10 against exact search on stored vectors as queries."""
+        table = self.table
+        sample = table.search().select(["vector"]).limit(samples * 50).to_arrow()
+        vectors = np.stack(sample.column("vector").to_numpy(zero_copy_only=False))
+        rng = np.random.default_rng(0)
+        queries = vectors[rng.choice(len(vectors), min(samples, len(vectors)), replace=False)]
+        exact = [
+            {r["id"] for r in table.search(q).distance_type("cosine").bypass_vector_index()
+             .select(["id"]).limit(10).to_list()}
+            for q in queries
+        ]  # fmt: skip
+        for settings in self.ANN_CANDIDATES:
+            found = 0
+            for q, truth in zip(queries, exact, strict=True):
+                s = table.search(q).distance_type("cosine").select(["id"]).limit(10)
+                s = s.nprobes(settings["nprobes"])
+                if "refine_factor" in settings:
+                    s = s.refine_factor(settings["refine_factor"])
+                found += len(truth & {r["id"] for r in s.to_list()})
+            recall = found / (10 * len(queries))
+            if recall >= self.RECALL_TARGET:
+                return settings | {"recall@10": recall}
+        return {"exact": True, "recall@10": 1.0}
 
     def search(
         self,
@@ -126,6 +175,7 @@ class ChunkTable:
         table = self.table
         if not table.count_rows():
             return []
+        ann = self.ann_settings if mode != "fts" else {}
         if mode == "vector":
             q = table.search(query_vector).distance_type("cosine")
         elif mode == "fts":
@@ -138,6 +188,12 @@ class ChunkTable:
                 .distance_type("cosine")
                 .rerank(RRFReranker(return_score="all"))
             )
+        if ann.get("exact"):
+            q = q.bypass_vector_index()
+        elif ann:
+            q = q.nprobes(ann["nprobes"])
+            if "refine_factor" in ann:
+                q = q.refine_factor(ann["refine_factor"])
         if where:
             q = q.where(where, prefilter=True)
         rows = q.limit(k).to_list()
