@@ -36,7 +36,7 @@ def test_ann_index_is_built_past_the_threshold_and_keeps_recall(tmp_path, monkey
     table.replace_sources([], data)
     table.finish()
     kinds = {i.index_type for i in table.table.list_indices()}
-    assert kinds == {"FTS", "IvfPq"}
+    assert kinds == {"FTS", "IvfHnswSq"}
     settings = table.ann_settings
     assert settings["recall@10"] >= 0.95
     # Searching with the tuned settings finds a stored vector's own chunk first.
