@@ -80,16 +80,20 @@ def main() -> None:
         widget.grab().save(str(OUT / f"{name}.png"))
         print("wrote", OUT / f"{name}.png")
 
+    def ask(text):
+        window.chat.start_new_chat()
+        window.chat.input.setPlainText(text)
+        window.chat.send_message()
+        while window.chat.job is not None:
+            settle(100)
+
     window = MainWindow(engine)
     window.resize(1280, 800)
     window.show()
     settle(300)
 
     # A real conversation through the window.
-    window.chat.input.setPlainText("My router keeps dropping the connection. What should I try?")
-    window.chat.send_message()
-    while window.chat.job is not None:
-        settle(100)
+    ask("My router keeps dropping the connection. What should I try?")
     shot(window, "1-prompt")
 
     window.show_page("examples")
@@ -97,22 +101,14 @@ def main() -> None:
     page.attach.setChecked(True)
     page.similar.setChecked(True)
     window.state.save("Few-shot from the router FAQ")
-    window.chat.start_new_chat()
-    window.chat.input.setPlainText("How do I reset the router?")
-    window.chat.send_message()
-    while window.chat.job is not None:
-        settle(100)
+    ask("How do I reset the router?")
     shot(window, "2-examples")
 
     window.show_page("knowledge")
     kpage = window.pages["knowledge"]
     kpage.attach.setChecked(True)
     window.state.save("Answers from the router manual")
-    window.chat.start_new_chat()
-    window.chat.input.setPlainText("How long is the warranty?")
-    window.chat.send_message()
-    while window.chat.job is not None:
-        settle(100)
+    ask("How long is the warranty?")
     shot(window, "3-knowledge")
 
     for key, name in [

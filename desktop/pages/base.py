@@ -6,6 +6,38 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 
+def fill_combo(combo, names: list[str]) -> bool:
+    """Show ``names`` in ``combo``, keeping the selection; True if the list changed."""
+    if [combo.itemText(i) for i in range(combo.count())] == names:
+        return False
+    keep = combo.currentText()
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItems(names)
+    if keep in names:
+        combo.setCurrentText(keep)
+    combo.blockSignals(False)
+    return True
+
+
+def create_named(parent: QWidget, title: str, create) -> str | None:
+    """Ask for a name and call ``create(name)``; a refused name becomes a dialog."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from desktop.errors import show_error
+    from engine.errors import TailorError
+
+    name, ok = QInputDialog.getText(parent, title, "Name:")
+    if not ok or not name.strip():
+        return None
+    try:
+        create(name.strip())
+    except TailorError as exc:
+        show_error(parent, exc)
+        return None
+    return name.strip()
+
+
 def page_header(title: str, intro: str) -> QWidget:
     box = QWidget()
     layout = QVBoxLayout(box)

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
-from desktop.pages.base import RungPage
+from desktop.pages.base import RungPage, create_named, fill_combo
 from desktop.state import AssistantState
 from engine.errors import TailorError
 from engine.examples import Example
@@ -166,17 +165,7 @@ class ExamplesPage(RungPage):
         self.dirty.setText(
             "Unsaved changes — the chat already uses them." if self.state.dirty else ""
         )
-        if (
-            self.editing.count() != len(names)
-            or [self.editing.itemText(i) for i in range(self.editing.count())] != names
-        ):
-            current = self.editing.currentText()
-            self.editing.blockSignals(True)
-            self.editing.clear()
-            self.editing.addItems(names)
-            if current in names:
-                self.editing.setCurrentText(current)
-            self.editing.blockSignals(False)
+        if fill_combo(self.editing, names):
             self._load_set()
 
     def _usage_changed(self) -> None:
@@ -238,15 +227,9 @@ class ExamplesPage(RungPage):
         self.state.changed.emit()
 
     def _new_set(self) -> None:
-        name, ok = QInputDialog.getText(self, "New example set", "Name:")
-        if ok and name.strip():
-            try:
-                self.engine.examples.create(name.strip())
-            except TailorError as exc:
-                show_error(self, exc)
-                return
+        if name := create_named(self, "New example set", self.engine.examples.create):
             self.refresh()
-            self.editing.setCurrentText(name.strip())
+            self.editing.setCurrentText(name)
 
     def import_path(self, path: Path, name: str | None = None) -> None:
         """Import a .jsonl/.csv (from the dialog or a drop) into a set named after the file."""

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QMessageBox,
     QProgressBar,
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
-from desktop.pages.base import RungPage
+from desktop.pages.base import RungPage, create_named, fill_combo
 from desktop.state import AssistantState
 from desktop.worker import Job
 from engine.errors import TailorError
@@ -199,15 +198,7 @@ class KnowledgePage(RungPage):
         self.dirty.setText(
             "Unsaved changes — the chat already uses them." if self.state.dirty else ""
         )
-        current = [self.editing.itemText(i) for i in range(self.editing.count())]
-        if current != names:
-            keep = self.editing.currentText()
-            self.editing.blockSignals(True)
-            self.editing.clear()
-            self.editing.addItems(names)
-            if keep in names:
-                self.editing.setCurrentText(keep)
-            self.editing.blockSignals(False)
+        fill_combo(self.editing, names)
         self.show_status()
 
     def _usage_changed(self) -> None:
@@ -242,15 +233,9 @@ class KnowledgePage(RungPage):
         self.overlap.setValue(s.config.chunk_overlap)
 
     def _new_kb(self) -> None:
-        name, ok = QInputDialog.getText(self, "New knowledge base", "Name:")
-        if ok and name.strip():
-            try:
-                self.engine.knowledge.create(name.strip())
-            except TailorError as exc:
-                show_error(self, exc)
-                return
+        if name := create_named(self, "New knowledge base", self.engine.knowledge.create):
             self.refresh()
-            self.editing.setCurrentText(name.strip())
+            self.editing.setCurrentText(name)
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder to the knowledge base")
