@@ -29,7 +29,3 @@ class InvalidData(TailorError):
         shown = "\n".join(f"  - {p}" for p in problems[:20])
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
         super().__init__(f"{what} has {len(problems)} problem(s):\n{shown}{more}")
-
-
-class Cancelled(TailorError):
-    """The user cancelled; a normal outcome, not a failure."""

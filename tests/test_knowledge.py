@@ -222,3 +222,34 @@ def test_kb_command_line(home, tmp_path):
     assert "Level 3" in run("assistants", "edit", DEFAULT_ASSISTANT, "--kb", "docs").stdout
     answer = run("chat", "--assistant", DEFAULT_ASSISTANT, "How many electric vans are there?")
     assert "Sources:" in answer.stdout and "page.html" in answer.stdout
+
+
+def test_unreadable_and_vanishing_files_are_reported_and_the_rest_indexes(
+    engine, tmp_path, monkeypatch
+):
+    from engine.knowledge import bases
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for name in ("keep.txt", "locked.txt", "vanishing.txt"):
+        (folder / name).write_text(f"This is {name} about otters.")
+    real_sha = bases._sha256
+
+    def flaky(path):
+        if path.name == "locked.txt":  # tests run as root, so chmod cannot lock a file
+            raise PermissionError(13, "Permission denied", str(path))
+        if path.name == "vanishing.txt":
+            path.unlink()  # deleted between the scan and the read
+        return real_sha(path)
+
+    monkeypatch.setattr(bases, "_sha256", flaky)
+    engine.knowledge.create("f")
+    engine.knowledge.add_roots("f", [folder])
+    index(engine, "f")
+    status = engine.knowledge.status("f")
+    reasons = {Path(p).name: r for p, r in status.failed}
+    assert reasons == {
+        "locked.txt": "permission denied (unreadable)",
+        "vanishing.txt": "deleted while being indexed",
+    }
+    assert status.files == 1

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFormLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.errors import show_error
 from desktop.pages.base import page_header
@@ -36,6 +44,8 @@ class SettingsPage(QWidget):
         self.gpu_note.setWordWrap(True)
         form.addRow("", self.gpu_note)
         form.addRow("Context window", self.context)
+        for spin in (self.threads, self.gpu_layers, self.context):
+            spin.setMaximumWidth(180)
         form.addRow("Workspace", QLabel(str(engine.workspace.home)))
         form.addRow("Appearance", QLabel("Follows the system's light or dark theme."))
         form.addRow("Network", QLabel("None: every model and file stays on this machine."))
@@ -44,8 +54,10 @@ class SettingsPage(QWidget):
         self.save.setObjectName("applySettings")
         self.saved = QLabel()
         self.saved.setObjectName("hint")
-        layout.addWidget(self.save)
-        layout.addWidget(self.saved)
+        row = QHBoxLayout()
+        row.addWidget(self.save)
+        row.addWidget(self.saved, 1)
+        layout.addLayout(row)
         layout.addStretch(1)
         self.save.clicked.connect(self._save)
 
