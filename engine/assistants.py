@@ -61,7 +61,7 @@ class AssistantConfig(BaseModel):
 
 
 class _BlockDumper(yaml.SafeDumper):
-    pass
+    """A SafeDumper that writes multi-line strings as literal blocks."""
 
 
 def _str(dumper: yaml.SafeDumper, text: str):

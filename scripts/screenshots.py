@@ -66,8 +66,7 @@ def main() -> None:
     (docs / "notes.bin.txt").write_bytes(b"\x00\x01\x02binary")
     engine.knowledge.create("Router manual")
     engine.knowledge.add_roots("Router manual", [docs])
-    for _ in engine.knowledge.index("Router manual"):
-        pass
+    engine.knowledge.update("Router manual")
     OUT.mkdir(parents=True, exist_ok=True)
 
     def settle(ms=150):

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -391,6 +392,10 @@ class KnowledgeBases:
         progress.phase = "done"
         progress.eta_s = 0
         yield progress.snapshot()
+
+    def update(self, name: str, cancel: CancelToken | None = None) -> IndexProgress:
+        """Run :meth:`index` to the end (headless use); return the final progress."""
+        return deque(self.index(name, cancel), maxlen=1)[0]
 
     def chunk_ids(self, name: str) -> list[str]:
         kb = self._row(name)
