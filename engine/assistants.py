@@ -77,8 +77,7 @@ def validate_config(data: dict) -> AssistantConfig:
     try:
         return AssistantConfig(**data)
     except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()]
-        raise InvalidData(problems, "The assistant's settings") from None
+        raise InvalidData.from_validation(exc, "The assistant's settings") from None
 
 
 @dataclass(frozen=True)

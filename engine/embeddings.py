@@ -42,6 +42,11 @@ class Embedder:
                 self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
             return self._model
 
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors this embedder makes (loads the model)."""
+        return int(self._load().get_embedding_dimension())
+
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         model = self._load()

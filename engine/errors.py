@@ -29,3 +29,10 @@ class InvalidData(TailorError):
         shown = "\n".join(f"  - {p}" for p in problems[:20])
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
         super().__init__(f"{what} has {len(problems)} problem(s):\n{shown}{more}")
+
+    @classmethod
+    def from_validation(cls, exc, what: str) -> "InvalidData":
+        """Every problem a pydantic ``ValidationError`` found, as 'field: message' lines."""
+        return cls(
+            [f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()], what
+        )

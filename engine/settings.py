@@ -38,7 +38,6 @@ def save(workspace: Workspace, **changes) -> Settings:
     try:
         settings = Settings(**data)
     except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise InvalidData(problems, "The settings") from None
+        raise InvalidData.from_validation(exc, "The settings") from None
     workspace.set_setting("runtime", settings.model_dump())
     return settings

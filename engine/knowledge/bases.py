@@ -281,7 +281,7 @@ class KnowledgeBases:
 
         if gone:
             # The dimension is only needed to create a table; an existing one has its own.
-            open_table(embedder_dim(embedder)).delete_sources(gone)
+            open_table(embedder.dimension).delete_sources(gone)
             self.ws.db.executemany(
                 "DELETE FROM kb_files WHERE index_id = ? AND path = ?",
                 [(index_id, p) for p in gone],
@@ -304,7 +304,7 @@ class KnowledgeBases:
                     row["vector"] = vec
                 t = open_table(vectors.shape[1])
             else:
-                t = open_table(embedder_dim(embedder))
+                t = open_table(embedder.dimension)
             t.replace_sources([f[0] for f in pending_files], pending_rows)
             with_self = [(index_id, *f) for f in pending_files]
             self.ws.db.executemany(
@@ -387,7 +387,7 @@ class KnowledgeBases:
         progress.phase = "finishing"
         progress.current = ""
         yield progress.snapshot()
-        open_table(embedder_dim(embedder)).finish()
+        open_table(embedder.dimension).finish()
         self._activate(kb, index_id)
         progress.phase = "done"
         progress.eta_s = 0
@@ -485,8 +485,7 @@ class KnowledgeBases:
         try:
             config = KnowledgeConfig(**data)
         except ValidationError as exc:
-            problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-            raise InvalidData(problems, "The knowledge base settings") from None
+            raise InvalidData.from_validation(exc, "The knowledge base settings") from None
         if config.chunk_overlap >= config.chunk_tokens:
             raise InvalidData(["chunk_overlap: must be smaller than chunk_tokens"], "The settings")
         return config
@@ -494,10 +493,6 @@ class KnowledgeBases:
 
 def _same_key(config_json: str, key: str) -> bool:
     return json.dumps(KnowledgeConfig(**json.loads(config_json)).index_key(), sort_keys=True) == key
-
-
-def embedder_dim(embedder: Embedder) -> int:
-    return int(embedder.encode(["dimension probe"]).shape[1])
 
 
 def _os_reason(exc: BaseException) -> str:
