@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from desktop.errors import show_error
 from desktop.history import HistoryDialog
 from desktop.pages.base import ComingPage, RungPage
+from desktop.pages.evaluate import EvaluatePage
 from desktop.pages.examples import ExamplesPage
 from desktop.pages.knowledge import KnowledgePage
 from desktop.pages.models import ModelsPage
@@ -76,15 +77,7 @@ class MainWindow(QMainWindow):
                 "examples. Costs GPU hours and days to weeks.",
                 "Fine-tuning is not in this version of Tailor yet; the rungs below it are.",
             ),
-            "evaluate": ComingPage(
-                "Evaluate",
-                "Run one evaluation set against several assistants and versions; compare "
-                "accuracy, latency and cost side by side.",
-                "Before and after every step up the ladder: climb only when the numbers justify "
-                "the cost.",
-                "The scoreboard and the advisor are not in this version of Tailor yet. Until "
-                "then, compare versions by chatting and with History && diff.",
-            ),
+            "evaluate": EvaluatePage(engine),
             "models": ModelsPage(engine),
             "settings": SettingsPage(engine),
         }
@@ -175,6 +168,7 @@ class MainWindow(QMainWindow):
         self.state.changed.connect(self._assistant_changed)
         self.chat.status.connect(self.status_text.setText)
         self.pages["knowledge"].status_message.connect(self.status_text.setText)
+        self.pages["evaluate"].status_message.connect(self.status_text.setText)
         self.pages["models"].models_changed.connect(self.pages["prompt"].refresh_models)
         self.pages["prompt"].history_button.clicked.connect(self.open_history)
         self.pages["prompt"].save_button.clicked.connect(self.save_version)
@@ -361,14 +355,15 @@ class MainWindow(QMainWindow):
         page = self.current_page_key()
         return (
             suffix == ".gguf"
-            or (suffix in (".jsonl", ".json", ".csv") and page == "examples")
+            or (suffix in (".jsonl", ".json", ".csv") and page in ("examples", "evaluate"))
             or (page == "knowledge" and path.exists())
             or path.is_dir()
         )
 
     def handle_drop(self, path: Path) -> None:
-        """A .gguf anywhere imports a model; a .jsonl/.csv on Examples imports examples; a
-        folder anywhere (or any file on Knowledge) goes into a knowledge base."""
+        """A .gguf anywhere imports a model; a .jsonl/.csv on Examples imports examples, on
+        Evaluate an evaluation set; a folder anywhere (or any file on Knowledge) goes into a
+        knowledge base."""
         suffix = path.suffix.lower()
         if path.is_dir() or (self.current_page_key() == "knowledge" and suffix != ".gguf"):
             self.show_page("knowledge")
@@ -379,13 +374,15 @@ class MainWindow(QMainWindow):
             self.pages["models"].import_path(path)
         elif suffix in (".jsonl", ".json", ".csv") and self.current_page_key() == "examples":
             self.pages["examples"].import_path(path)
+        elif suffix in (".jsonl", ".json", ".csv") and self.current_page_key() == "evaluate":
+            self.pages["evaluate"].import_path(path)
         else:
             show_error(self, f"Tailor does not know what to do with {path.name} here.")
 
     def closeEvent(self, event) -> None:
         knowledge = self.pages["knowledge"]
         knowledge.stop_watching()
-        for job in (self.chat.job, knowledge.job):
+        for job in (self.chat.job, knowledge.job, self.pages["evaluate"].job):
             if job is not None:
                 # Indexing resumes where it stopped on the next run; nothing is lost.
                 job.cancel()

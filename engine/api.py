@@ -20,6 +20,8 @@ from engine import settings as settings_mod
 from engine.assistants import AssistantConfig, Assistants, AssistantVersion
 from engine.conversations import Conversations
 from engine.embeddings import Embedder
+from engine.evaluation.runs import EvalRuns
+from engine.evaluation.sets import EvalSets
 from engine.examples import ExampleSets
 from engine.knowledge import answering
 from engine.knowledge.bases import KnowledgeBases
@@ -68,6 +70,8 @@ class Engine:
         self.embedder = Embedder()
         self.few_shot = FewShotSelector(self.workspace, self.embedder)
         self.knowledge = KnowledgeBases(self.workspace, self.embedder)
+        self.eval_sets = EvalSets(self.workspace)
+        self.evals = EvalRuns(self)
         self._loaded: LoadedModel | None = None
         self._load_lock = threading.Lock()
 
@@ -109,7 +113,10 @@ class Engine:
         with self._load_lock:
             if self._loaded is None or self._loaded.options != options:
                 if self._loaded is not None:
-                    self._loaded.close()  # free the old one before loading the next
+                    # Free the old one before loading the next, once no generation uses it
+                    # (an evaluation run and the chat can ask for different models).
+                    with self._loaded.lock:
+                        self._loaded.close()
                     self._loaded = None
                 self._loaded = LoadedModel(options, model.info.chat_template)
             return self._loaded

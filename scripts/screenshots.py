@@ -110,9 +110,72 @@ def main() -> None:
     ask("How long is the warranty?")
     shot(window, "3-knowledge")
 
+    # The same questions against the assistant's Level 1, 2 and 3 versions.
+    from engine.evaluation.runs import RunOptions, Target
+    from engine.evaluation.sets import Case
+
+    engine.eval_sets.save(
+        "Router questions",
+        [
+            Case(
+                "warranty",
+                "How long is the warranty?",
+                ("three years", "three-year"),
+                ("warranty.txt",),
+            ),
+            Case(
+                "serial",
+                "Where is the serial number?",
+                ("on the label under the router",),
+                ("warranty.txt",),
+            ),
+            Case(
+                "red",
+                "What does a red status light mean?",
+                ("no internet signal",),
+                ("troubleshooting.md",),
+            ),
+            Case(
+                "drops",
+                "Which Wi-Fi channels should I try if the connection drops?",
+                ("1, 6 or 11",),
+                ("troubleshooting.md",),
+            ),
+            Case(
+                "wan",
+                "Which port does the modem cable go in?",
+                ("WAN port", "WAN"),
+                ("troubleshooting.md",),
+            ),
+            Case(
+                "microwave",
+                "What should the router be kept away from?",
+                ("microwaves and cordless phones",),
+                ("troubleshooting.md",),
+            ),
+        ],
+    )
+    targets = [Target(DEFAULT_ASSISTANT, v) for v in (2, 3, 4)]
+    run = engine.evals.create(
+        "Router questions", targets, RunOptions(max_tokens=48, temperature=0.0)
+    )
+    engine.evals.run_to_end(run)
+    window.show_page("evaluate")
+    epage = window.pages["evaluate"]
+    epage.refresh()
+    shot(window, "5-evaluate")
+    epage.show_run(run)
+    epage.tabs.setCurrentIndex(1)
+    shot(window, "5b-scoreboard")
+    epage.tabs.setCurrentIndex(2)
+    shot(window, "5c-cases")
+    epage.answers["private_documents"].setChecked(True)
+    epage.tabs.setCurrentIndex(3)
+    shot(window, "5d-advisor")
+    epage.tabs.setCurrentIndex(0)
+
     for key, name in [
         ("finetune", "4-finetune"),
-        ("evaluate", "5-evaluate"),
         ("models", "6-models"),
         ("settings", "7-settings"),
     ]:

@@ -230,3 +230,47 @@ def test_cancel_indexing_keeps_what_was_done(window, qtbot, tmp_path):
     # Nothing is lost: a second run finishes the rest.
     assert window.engine.knowledge.update("many").phase == "done"
     assert window.engine.knowledge.status("many").files == 60 >= done
+
+
+def test_evaluate_page_runs_a_set_and_shows_the_scoreboard(window, engine, qtbot):
+    from engine.evaluation.runs import Target
+    from engine.evaluation.sets import Case
+
+    engine.eval_sets.save(
+        "Smoke", [Case("a", "Say hello.", ("hello",)), Case("b", "Name a fruit.", ("apple",))]
+    )
+    engine.assistants.edit(DEFAULT_ASSISTANT, system_prompt="Answer in one word.")
+    window.show_page("evaluate")
+    page = window.pages["evaluate"]
+    assert page.sets.count() == 1 and "2 cases" in page.sets.item(0).text()
+    assert "Start at Level 1" in page.start_advice.text()
+    page._add_target(Target(DEFAULT_ASSISTANT, 1), True)
+    page.max_tokens.setValue(16)
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    assert page.running and page.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not page.running and page.tabs.currentIndex() == 1, timeout=120_000)
+    board = page.board
+    assert board.rowCount() == 2
+    assert [board.item(i, 0).text() for i in range(2)] == [
+        f"{DEFAULT_ASSISTANT} v2",
+        f"{DEFAULT_ASSISTANT} v1",
+    ]
+    headers = [board.horizontalHeaderItem(i).text() for i in range(board.columnCount())]
+    assert {"F1", "Exact match", "Latency (s)"} <= set(headers)
+    assert len(page.chart.series()) == 2
+    assert page.cases.rowCount() == 2 and page.cases.columnCount() == 5
+    assert "Run 1" in page.board_title.text() and "done" in page.board_title.text()
+    assert page.runs.topLevelItemCount() == 1 and page.runs.topLevelItem(0).text(5) == "done"
+    # Two rungs at the same level give no climbing advice; the questionnaire still answers.
+    page.answers["private_documents"].setChecked(True)
+    assert "Start at Level 3" in page.start_advice.text()
+
+
+def test_evaluate_page_explains_what_is_missing(window, engine, qtbot):
+    window.show_page("evaluate")
+    page = window.pages["evaluate"]
+    assert "No evaluation set yet" in page.set_info.text()
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    box = window.findChild(QMessageBox, "errorDialog")
+    assert box is not None and "Choose an evaluation set" in box.text()
+    assert not page.running

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -396,6 +397,24 @@ class KnowledgeBases:
     def update(self, name: str, cancel: CancelToken | None = None) -> IndexProgress:
         """Run :meth:`index` to the end (headless use); return the final progress."""
         return deque(self.index(name, cancel), maxlen=1)[0]
+
+    def sample(self, name: str, n: int, seed: int = 0, min_chars: int = 200) -> list[Hit]:
+        """Up to ``n`` chunks of the active index, drawn at random (reproducibly for a seed),
+        preferring chunks with at least ``min_chars`` characters of text."""
+        kb = self._row(name)
+        if kb["active_index"] is None:
+            raise TailorError(f"Knowledge base '{name}' has no index yet: add a folder first.")
+        table = self._table(kb["id"], kb["active_index"]).table
+        columns = ["id", "source", "text", "page", "heading", "start", "end"]
+        rows = table.to_lance().to_table(columns=columns).to_pylist()
+        rows.sort(key=lambda r: r["id"])
+        long = [r for r in rows if len(r["text"]) >= min_chars]
+        rng = random.Random(seed)
+        picked = rng.sample(long, min(n, len(long)))
+        if len(picked) < n:
+            rest = [r for r in rows if len(r["text"]) < min_chars]
+            picked += rng.sample(rest, min(n - len(picked), len(rest)))
+        return [Hit(**r, score=0.0, similarity=1.0) for r in picked]
 
     def chunk_ids(self, name: str) -> list[str]:
         kb = self._row(name)

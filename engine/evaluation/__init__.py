@@ -1,0 +1,1 @@
+"""Evaluation: sets of cases, metrics, runs against assistants, the scoreboard and the advisor."""
