@@ -23,9 +23,10 @@ from PySide6.QtWidgets import (
 
 from desktop.errors import show_error
 from desktop.history import HistoryDialog
-from desktop.pages.base import ComingPage, RungPage
+from desktop.pages.base import RungPage
 from desktop.pages.evaluate import EvaluatePage
 from desktop.pages.examples import ExamplesPage
+from desktop.pages.finetune import FinetunePage
 from desktop.pages.knowledge import KnowledgePage
 from desktop.pages.models import ModelsPage
 from desktop.pages.prompt import PromptPage
@@ -69,14 +70,7 @@ class MainWindow(QMainWindow):
             "prompt": PromptPage(self.state),
             "examples": ExamplesPage(self.state),
             "knowledge": KnowledgePage(self.state),
-            "finetune": ComingPage(
-                "4 · Fine-tune",
-                "Train a LoRA adapter on your own examples so the model learns your domain's "
-                "terms and style.",
-                "Deep domain terminology, a stable domain, a consistent style — with 1,000+ "
-                "examples. Costs GPU hours and days to weeks.",
-                "Fine-tuning is not in this version of Tailor yet; the rungs below it are.",
-            ),
+            "finetune": FinetunePage(self.state),
             "evaluate": EvaluatePage(engine),
             "models": ModelsPage(engine),
             "settings": SettingsPage(engine),
@@ -190,13 +184,14 @@ class MainWindow(QMainWindow):
         if self.state.draft is None:
             return
         name = self.state.draft.model
+        adapter = self.state.draft.adapter
         engine = self.engine
         self.model_status.setText(f"Loading {name}…")
 
         dynamic = bool(self.state.draft.example_set and self.state.draft.few_shot_k)
 
         def work(_cancel):
-            engine.load_model(name)
+            engine.load_model(name, adapter)
             yield name
             if dynamic:  # dynamic few-shot needs the embedder too (torch: seconds to import)
                 engine.embedder.encode(["warm-up"])
@@ -356,14 +351,15 @@ class MainWindow(QMainWindow):
         return (
             suffix == ".gguf"
             or (suffix in (".jsonl", ".json", ".csv") and page in ("examples", "evaluate"))
+            or (suffix in (".jsonl", ".json", ".csv", ".parquet") and page == "finetune")
             or (page == "knowledge" and path.exists())
             or path.is_dir()
         )
 
     def handle_drop(self, path: Path) -> None:
         """A .gguf anywhere imports a model; a .jsonl/.csv on Examples imports examples, on
-        Evaluate an evaluation set; a folder anywhere (or any file on Knowledge) goes into a
-        knowledge base."""
+        Evaluate an evaluation set, on Fine-tune (or a .parquet) a dataset; a folder anywhere
+        (or any file on Knowledge) goes into a knowledge base."""
         suffix = path.suffix.lower()
         if path.is_dir() or (self.current_page_key() == "knowledge" and suffix != ".gguf"):
             self.show_page("knowledge")
@@ -376,6 +372,10 @@ class MainWindow(QMainWindow):
             self.pages["examples"].import_path(path)
         elif suffix in (".jsonl", ".json", ".csv") and self.current_page_key() == "evaluate":
             self.pages["evaluate"].import_path(path)
+        elif suffix in (".jsonl", ".json", ".csv", ".parquet") and (
+            self.current_page_key() == "finetune"
+        ):
+            self.pages["finetune"].import_path(path)
         else:
             show_error(self, f"Tailor does not know what to do with {path.name} here.")
 

@@ -23,6 +23,9 @@ from engine.embeddings import Embedder
 from engine.evaluation.runs import EvalRuns
 from engine.evaluation.sets import EvalSets
 from engine.examples import ExampleSets
+from engine.finetune.adapters import Adapters
+from engine.finetune.datasets import Datasets
+from engine.finetune.jobs import Jobs
 from engine.knowledge import answering
 from engine.knowledge.bases import KnowledgeBases
 from engine.models.library import Model, ModelLibrary
@@ -72,6 +75,9 @@ class Engine:
         self.knowledge = KnowledgeBases(self.workspace, self.embedder)
         self.eval_sets = EvalSets(self.workspace)
         self.evals = EvalRuns(self)
+        self.datasets = Datasets(self.workspace)
+        self.adapters = Adapters(self.workspace)
+        self.jobs = Jobs(self)
         self._loaded: LoadedModel | None = None
         self._load_lock = threading.Lock()
 
@@ -95,21 +101,26 @@ class Engine:
 
     # -- models ------------------------------------------------------------------------------
 
-    def load_options(self, name: str) -> LoadOptions:
-        """How the named model is loaded under the current settings."""
+    def load_options(self, name: str, adapter: str | None = None) -> LoadOptions:
+        """How the named model (with a LoRA adapter, if given) is loaded under the current
+        settings. An adapter trained on another model is refused."""
         model: Model = self.models.get(name)
         s = self.settings
+        lora = None
+        if adapter:
+            lora = self.adapters.for_model(adapter, model.name, model.info.file_size).gguf_path
         return LoadOptions(
             path=model.path,
             n_ctx=min(s.context_size, model.info.context_length or s.context_size),
             n_threads=s.threads,
             n_gpu_layers=s.gpu_layers if self.gpu_available() else 0,
+            lora_path=lora,
         )
 
-    def load_model(self, name: str) -> LoadedModel:
+    def load_model(self, name: str, adapter: str | None = None) -> LoadedModel:
         """The named model, loaded with the current settings; reuses the loaded one if equal."""
         model: Model = self.models.get(name)
-        options = self.load_options(name)
+        options = self.load_options(name, adapter)
         with self._load_lock:
             if self._loaded is None or self._loaded.options != options:
                 if self._loaded is not None:
@@ -121,9 +132,16 @@ class Engine:
                 self._loaded = LoadedModel(options, model.info.chat_template)
             return self._loaded
 
-    def is_loaded(self, name: str) -> bool:
+    def token_counter(self, name: str):
+        """A function giving the number of tokens a conversation takes with this model."""
+        from engine.models.runtime import ChatTokenizer
+
+        model = self.models.get(name)
+        return ChatTokenizer(model.path, model.info.chat_template).count
+
+    def is_loaded(self, name: str, adapter: str | None = None) -> bool:
         loaded = self._loaded
-        return loaded is not None and loaded.options == self.load_options(name)
+        return loaded is not None and loaded.options == self.load_options(name, adapter)
 
     # -- chat --------------------------------------------------------------------------------
 
@@ -133,15 +151,21 @@ class Engine:
         version: int | None = None,
         model: str | None = None,
         system: str | None = None,
+        adapter: str | None = None,
     ) -> tuple[AssistantConfig, AssistantVersion | None]:
         """The configuration a chat runs with: an assistant's version, or an ad-hoc one."""
         if assistant:
             current = self.assistants.get(assistant, version)
             config = current.config
-            changes = {k: v for k, v in (("model", model), ("system_prompt", system)) if v}
+            changes = {
+                k: v
+                for k, v in (("model", model), ("system_prompt", system), ("adapter", adapter))
+                if v
+            }
             return (config.model_copy(update=changes) if changes else config), current
         return AssistantConfig(
             model=model or bundled.DEFAULT_MODEL_NAME,
+            adapter=adapter,
             **({"system_prompt": system} if system is not None else {}),
         ), None
 
@@ -181,13 +205,14 @@ class Engine:
         config: AssistantConfig | None = None,
         cancel: CancelToken | None = None,
         seed: int | None = None,
+        adapter: str | None = None,
     ) -> Iterator[Loading | TokenEvent | Reply]:
         """Answer ``message``; yields :class:`Loading` (if a model must load), the reply's
         tokens, then the :class:`Reply`. With ``conversation_id`` the exchange continues and is
         saved there; ``config`` overrides the assistant's saved one (unsaved edits in the GUI).
         With a knowledge base attached, the reply cites retrieved passages (``Reply.sources``).
         """
-        resolved, ver = self.resolve(assistant, version, model, system)
+        resolved, ver = self.resolve(assistant, version, model, system, adapter)
         config = config or resolved
         history = []
         if conversation_id is not None:
@@ -211,9 +236,9 @@ class Engine:
                 self._save(conversation_id, message, reply, ver, config)
                 yield reply
                 return
-        if not self.is_loaded(config.model):
-            yield Loading(config.model)
-        loaded = self.load_model(config.model)
+        if not self.is_loaded(config.model, config.adapter):
+            yield Loading(config.model + (f" + {config.adapter}" if config.adapter else ""))
+        loaded = self.load_model(config.model, config.adapter)
         messages, kept = self.build_messages(
             config,
             history,

@@ -40,10 +40,13 @@ class AssistantConfig(BaseModel):
     )
     knowledge_base: str | None = None
     retrieval_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
+    adapter: str | None = None  # a LoRA adapter trained on ``model`` (Level 4)
 
     @property
     def level(self) -> int:
         """The highest rung of the ladder this configuration uses."""
+        if self.adapter:
+            return 4
         if self.knowledge_base:
             return 3
         return 2 if self.example_set else 1
@@ -145,6 +148,7 @@ class Assistants:
         note: str = "",
         detach_examples: bool = False,
         detach_kb: bool = False,
+        detach_adapter: bool = False,
         **changes,
     ) -> AssistantVersion:
         """A new version with the given fields changed; ``None`` leaves a field as it is."""
@@ -154,6 +158,8 @@ class Assistants:
             data["example_set"] = None
         if detach_kb:
             data["knowledge_base"] = None
+        if detach_adapter:
+            data["adapter"] = None
         return self.save(name, validate_config(data), note)
 
     def current(self, name: str) -> AssistantVersion:

@@ -108,14 +108,15 @@ def models_remove(ctx, name: str) -> None:
 @click.option("--model", "-m", help="Use this model (default: the bundled one).")
 @click.option("--system", "-s", help="System prompt.")
 @click.option("--seed", type=int, help="Sampling seed, for repeatable answers.")
+@click.option("--adapter", help="Apply this LoRA adapter (trained on the model).")
 @click.option("--stats", is_flag=True, help="Print token counts and speed on stderr.")
 @click.pass_context
-def chat(ctx, message, assistant, model, system, seed, stats) -> None:
+def chat(ctx, message, assistant, model, system, seed, adapter, stats) -> None:
     """Send MESSAGE and stream the reply to stdout."""
     from engine.api import Loading, Reply, TokenEvent
 
     for event in _engine(ctx).chat(
-        message, assistant=assistant, model=model, system=system, seed=seed
+        message, assistant=assistant, model=model, system=system, seed=seed, adapter=adapter
     ):
         if isinstance(event, TokenEvent):
             click.echo(event.text, nl=False)
@@ -153,6 +154,8 @@ def _assistant_options(f):
             click.option("--kb", "knowledge_base", help="Attach this knowledge base (Level 3)."),
             click.option("--no-kb", is_flag=True, help="Detach the knowledge base."),
             click.option("--retrieval-k", type=int, help="Passages retrieved per question."),
+            click.option("--adapter", help="Apply this LoRA adapter (Level 4)."),
+            click.option("--no-adapter", is_flag=True, help="Remove the adapter."),
             click.option("--note", default="", help="What this version changes."),
         ]
     ):
@@ -161,9 +164,19 @@ def _assistant_options(f):
 
 
 def _changes(
-    model, system, temperature, top_p, max_tokens, examples, few_shot_k, knowledge_base, retrieval_k
+    model,
+    system,
+    temperature,
+    top_p,
+    max_tokens,
+    examples,
+    few_shot_k,
+    knowledge_base,
+    retrieval_k,
+    adapter,
 ) -> dict:
     return {
+        "adapter": adapter,
         "knowledge_base": knowledge_base,
         "retrieval_k": retrieval_k,
         "model": model,
@@ -185,14 +198,14 @@ def assistants() -> None:
 @click.argument("name")
 @_assistant_options
 @click.pass_context
-def assistants_create(ctx, name, no_examples, no_kb, note, **options) -> None:
+def assistants_create(ctx, name, no_examples, no_kb, no_adapter, note, **options) -> None:
     """Create an assistant (version 1)."""
     from engine.assistants import validate_config
 
     engine = _engine(ctx)
     changes = {k: v for k, v in _changes(**options).items() if v is not None}
     changes.setdefault("model", engine.models.ensure_bundled().name)
-    _check_references(engine, changes)
+    _check_references(engine, changes, changes["model"])
     v = engine.assistants.create(name, validate_config(changes), note or "Created")
     click.echo(f"Created {name} {v.label}.")
 
@@ -201,14 +214,21 @@ def assistants_create(ctx, name, no_examples, no_kb, note, **options) -> None:
 @click.argument("name")
 @_assistant_options
 @click.pass_context
-def assistants_edit(ctx, name, no_examples, no_kb, note, **options) -> None:
+def assistants_edit(ctx, name, no_examples, no_kb, no_adapter, note, **options) -> None:
     """Change an assistant; each edit is a new version."""
     engine = _engine(ctx)
     changes = _changes(**options)
-    _check_references(engine, changes)
     before = engine.assistants.current(name)
+    _check_references(engine, changes, changes["model"] or before.config.model)
+    if not changes["adapter"] and not no_adapter and changes["model"] and before.config.adapter:
+        _check_references(engine, {"adapter": before.config.adapter}, changes["model"])
     v = engine.assistants.edit(
-        name, note=note, detach_examples=no_examples, detach_kb=no_kb, **changes
+        name,
+        note=note,
+        detach_examples=no_examples,
+        detach_kb=no_kb,
+        detach_adapter=no_adapter,
+        **changes,
     )
     if v.version == before.version:
         click.echo(f"No change: {name} stays at {v.label}.")
@@ -216,9 +236,11 @@ def assistants_edit(ctx, name, no_examples, no_kb, note, **options) -> None:
         click.echo(f"Saved {name} {v.label}.")
 
 
-def _check_references(engine, changes: dict) -> None:
+def _check_references(engine, changes: dict, model: str) -> None:
     if changes.get("model"):
         engine.models.get(changes["model"])
+    if changes.get("adapter"):
+        engine.load_options(model, changes["adapter"])  # refuses an adapter of another base
     if changes.get("example_set"):
         engine.examples.get(changes["example_set"])
     if changes.get("knowledge_base"):
@@ -740,6 +762,229 @@ def eval_advise(
         )
     )
     click.echo(advice.text())
+
+
+# -- fine-tuning ------------------------------------------------------------------------------
+
+
+@cli.group()
+def datasets() -> None:
+    """Training datasets for fine-tuning (Level 4)."""
+
+
+@datasets.command("import")
+@click.argument("name")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_context
+def datasets_import(ctx, name, file) -> None:
+    """Import FILE (.jsonl/.json, .csv or .parquet; chat or instruction form) as NAME."""
+    n = _engine(ctx).datasets.import_file(name, file)
+    click.echo(f"Imported {n} conversations as {name}.")
+
+
+@datasets.command("from-examples")
+@click.argument("name")
+@click.argument("example_set")
+@click.option("--assistant", "-a", help="Include this assistant's system prompt in every row.")
+@click.pass_context
+def datasets_from_examples(ctx, name, example_set, assistant) -> None:
+    """Make dataset NAME from an example set."""
+    engine = _engine(ctx)
+    system = engine.assistants.current(assistant).config.system_prompt if assistant else ""
+    n = engine.datasets.from_examples(name, engine.examples.get(example_set), system)
+    click.echo(f"Made {name} with {n} conversations.")
+
+
+@datasets.command("list")
+@click.pass_context
+def datasets_list(ctx) -> None:
+    """List datasets."""
+    for d in _engine(ctx).datasets.summary():
+        click.echo(f"{d['name']:32} {d['rows']:>7} rows  {d['source']}")
+
+
+@datasets.command("stats")
+@click.argument("name")
+@click.option("--model", "-m", help="Count tokens with this model (default: bundled).")
+@click.option("--max-seq-length", type=int, default=512, show_default=True)
+@click.pass_context
+def datasets_stats(ctx, name, model, max_seq_length) -> None:
+    """Token lengths of NAME's conversations, and whether it is big enough."""
+    from engine import bundled
+    from engine.finetune.datasets import length_stats
+
+    engine = _engine(ctx)
+    counter = engine.token_counter(model or bundled.DEFAULT_MODEL_NAME)
+    stats = length_stats([counter(c) for c in engine.datasets.get(name)], max_seq_length)
+    click.echo(stats.summary())
+    if stats.warning:
+        click.echo(f"Warning: {stats.warning}")
+
+
+def _train_options(f):
+    for option in reversed(
+        [
+            click.option(
+                "--preset",
+                type=click.Choice(["cpu", "gpu"]),
+                help="Defaults to start from (default: gpu if an NVIDIA GPU is found, else cpu).",
+            ),
+            click.option("--steps", "max_steps", type=int, help="Train this many steps."),
+            click.option("--epochs", type=float, help="Passes over the data (without --steps)."),
+            click.option("--rank", type=int, help="LoRA rank."),
+            click.option("--alpha", type=int, help="LoRA alpha (scale = alpha / rank)."),
+            click.option("--learning-rate", "--lr", "learning_rate", type=float),
+            click.option("--batch-size", type=int),
+            click.option("--gradient-accumulation", type=int),
+            click.option("--max-seq-length", type=int, help="Longer rows are truncated."),
+            click.option("--save-every", type=int, help="Checkpoint every N steps."),
+            click.option(
+                "--validation",
+                "validation_fraction",
+                type=float,
+                help="Fraction held out for validation loss.",
+            ),
+            click.option(
+                "--all-turns",
+                is_flag=True,
+                help="Learn the whole conversation, not only the assistant's reply.",
+            ),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+def _follow(engine, job_id: int) -> int:
+    """Print a job's progress on stderr until it ends; return the exit status."""
+    for job in engine.jobs.follow(job_id):
+        click.echo(f"\r{job.summary()}\033[K", nl=False, err=True)
+    click.echo("", err=True)
+    job = engine.jobs.get(job_id)
+    if job.status == "done":
+        click.echo(
+            f"Adapter {job.adapter} is ready. Chat with it: tailor chat --adapter "
+            f'{job.adapter} "…"  or attach it: tailor assistants edit NAME --adapter '
+            f"{job.adapter}"
+        )
+        return 0
+    click.echo(f"{job.adapter}: {job.status}. {job.message}", err=True)
+    return 1
+
+
+@cli.command()
+@click.option("--base", "base_model", help="Base model (a GGUF in the library).")
+@click.option("--data", "dataset", help="Dataset name, or a file to import first.")
+@click.option("--name", "adapter", help="Name of the adapter to train.")
+@click.option("--resume", "resume", help="Resume the named adapter's interrupted job.")
+@click.option("--detach", is_flag=True, help="Start it and return; follow with tailor jobs.")
+@click.option("--force", is_flag=True, help="Start even if the memory check says it won't fit.")
+@_train_options
+@click.pass_context
+def train(
+    ctx, base_model, dataset, adapter, resume, detach, force, preset, all_turns, **options
+) -> None:
+    """Train a LoRA adapter on a base model you have as GGUF; progress on stderr.
+
+    The job runs in its own process: Ctrl+C here (or closing the terminal) leaves it running;
+    `tailor jobs attach ID` follows it again.
+    """
+    from engine.finetune.jobs import PRESETS, hardware_check, validate_options
+
+    engine = _engine(ctx)
+    if resume:
+        job = engine.jobs.resume(resume)
+        click.echo(f"Resumed job {job.id} ({job.adapter}).", err=True)
+    else:
+        if not (base_model and dataset and adapter):
+            raise click.UsageError("Give --base, --data and --name (or --resume ADAPTER).")
+        if Path(dataset).suffix and Path(dataset).exists():
+            name = Path(dataset).stem
+            if name not in engine.datasets.names():
+                n = engine.datasets.import_file(name, Path(dataset))
+                click.echo(f"Imported {n} conversations as dataset {name}.", err=True)
+            dataset = name
+        if preset is None:
+            preset = "gpu" if hardware_check(1, 1, PRESETS["cpu"]).gpu else "cpu"
+        values = PRESETS[preset].model_dump() | {k: v for k, v in options.items() if v is not None}
+        if all_turns:
+            values["responses_only"] = False
+        opts = validate_options(values)
+        check = engine.jobs.check(base_model, opts)
+        click.echo(f"{check.summary()}. {check.advice}".strip(), err=True)
+        job = engine.jobs.start(adapter, base_model, dataset, opts, force=force)
+        click.echo(
+            f"Started job {job.id}: {adapter} on {base_model} with {dataset} "
+            f"(log: {job.folder / 'train.log'}).",
+            err=True,
+        )
+    if detach:
+        click.echo(job.id)
+        return
+    try:
+        ctx.exit(_follow(engine, job.id))
+    except KeyboardInterrupt:
+        click.echo(f"\nStill training in the background: tailor jobs attach {job.id}", err=True)
+
+
+@cli.group()
+def jobs() -> None:
+    """Training jobs (they run on after the window or terminal closes)."""
+
+
+@jobs.command("list")
+@click.pass_context
+def jobs_list(ctx) -> None:
+    """List training jobs with their state."""
+    for job in _engine(ctx).jobs.list():
+        click.echo(f"{job.id:>4}  {job.created_at}  {job.summary()}")
+
+
+@jobs.command("attach")
+@click.argument("job_id", type=int)
+@click.pass_context
+def jobs_attach(ctx, job_id) -> None:
+    """Follow a job's progress until it ends."""
+    ctx.exit(_follow(_engine(ctx), job_id))
+
+
+@jobs.command("cancel")
+@click.argument("job_id", type=int)
+@click.pass_context
+def jobs_cancel(ctx, job_id) -> None:
+    """Stop a job after saving a checkpoint (resume later with tailor train --resume)."""
+    job = _engine(ctx).jobs.cancel(job_id)
+    click.echo(f"Cancelling {job.adapter}: it stops after saving a checkpoint.")
+
+
+@jobs.command("log")
+@click.argument("job_id", type=int)
+@click.pass_context
+def jobs_log(ctx, job_id) -> None:
+    """Print a job's log."""
+    job = _engine(ctx).jobs.get(job_id)
+    click.echo((job.folder / "train.log").read_text(encoding="utf-8", errors="replace"))
+
+
+@cli.group()
+def adapters() -> None:
+    """Trained LoRA adapters."""
+
+
+@adapters.command("list")
+@click.pass_context
+def adapters_list(ctx) -> None:
+    """List adapters with their base model and final losses."""
+    for a in _engine(ctx).adapters.list():
+        r = a.results
+        val = r.get("final_validation_loss")
+        losses = f"loss {r.get('final_train_loss') or 0:.3f}" + (
+            f", val {val:.3f}" if val is not None else ""
+        )
+        click.echo(
+            f"{a.name:28} base {a.base_model:24} data {a.dataset:20} "
+            f"{r.get('steps', 0)} steps, {losses}"
+        )
 
 
 # -- settings ---------------------------------------------------------------------------------

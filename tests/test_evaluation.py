@@ -74,7 +74,7 @@ def test_bad_files_report_every_problem_by_line(tmp_path):
         parse_file(dupes)
     other = tmp_path / "set.txt"
     other.write_text("x")
-    with pytest.raises(TailorError, match="imported from .jsonl"):
+    with pytest.raises(TailorError, match=r"imported from \.jsonl"):
         parse_file(other)
     squadish = tmp_path / "squad.json"
     squadish.write_text('{"data": [{"title": "x", "paragraphs": [{"qas": [{"answers": []}]}]}]}')

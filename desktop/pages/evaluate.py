@@ -819,11 +819,20 @@ class EvaluatePage(QWidget):
 class GenerateDialog(QDialog):
     """Questions written by a local model about sampled passages, reviewed before saving."""
 
-    def __init__(self, engine, parent=None):
+    def __init__(
+        self,
+        engine,
+        parent=None,
+        save=None,
+        what="an evaluation set",
+        default_name="Generated questions",
+    ):
         super().__init__(parent)
         self.engine = engine
         self.job: Job | None = None
-        self.setWindowTitle("Generate an evaluation set from a knowledge base")
+        # save(name, drafts as Case list) stores the reviewed drafts; default: an eval set.
+        self._save = save or (lambda name, cases: engine.eval_sets.save(name, cases, "Generated"))
+        self.setWindowTitle(f"Generate {what} from a knowledge base")
         self.resize(900, 560)
         layout = QVBoxLayout(self)
         form = QFormLayout()
@@ -867,7 +876,7 @@ class GenerateDialog(QDialog):
         bottom.addWidget(QLabel("Save as"))
         self.name = QComboBox()
         self.name.setEditable(True)
-        self.name.setCurrentText("Generated questions")
+        self.name.setCurrentText(default_name)
         bottom.addWidget(self.name)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -935,7 +944,7 @@ class GenerateDialog(QDialog):
             self.job.cancel()
             self.job.wait(30)
         try:
-            self.engine.eval_sets.save(self.name.currentText(), self.cases(), "Generated")
+            self._save(self.name.currentText(), self.cases())
         except TailorError as exc:
             show_error(self, exc)
             return

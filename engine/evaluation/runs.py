@@ -233,7 +233,7 @@ class EvalRuns:
             pass
 
     def _warm_up(self, config: AssistantConfig) -> None:
-        self.engine.load_model(config.model)
+        self.engine.load_model(config.model, config.adapter)
         if config.knowledge_base:
             self.engine.knowledge.search(config.knowledge_base, "warm-up", 1)
         elif config.example_set and config.few_shot_k:

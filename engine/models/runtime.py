@@ -101,12 +101,43 @@ def gpu_offload_available() -> bool:
     return bool(llama_cpp.llama_supports_gpu_offload())
 
 
+def _formatter(llama, chat_template: str):
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    eos = llama.token_eos()
+    bos = llama.token_bos()
+    text = llama._model.token_get_text
+    return Jinja2ChatFormatter(
+        template=chat_template or CHATML_TEMPLATE,
+        eos_token=text(eos) if eos != -1 else "",
+        bos_token=text(bos) if bos != -1 else "",
+        stop_token_ids=[eos] if eos != -1 else [],
+    )
+
+
+class ChatTokenizer:
+    """A model's tokenizer and chat template without its weights (llama.cpp ``vocab_only``):
+    counts the tokens a conversation takes, in milliseconds."""
+
+    def __init__(self, path: Path, chat_template: str = ""):
+        import llama_cpp
+
+        self.llama = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+        self.formatter = _formatter(self.llama, chat_template)
+
+    def count(self, messages: list[dict]) -> int:
+        prompt = self.formatter(messages=messages).prompt
+        return len(self.llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    def close(self) -> None:
+        self.llama.close()
+
+
 class LoadedModel:
     """One model loaded in llama.cpp. Generations on it are serialised by a lock."""
 
     def __init__(self, options: LoadOptions, chat_template: str = ""):
         import llama_cpp
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.options = options
         try:
@@ -120,15 +151,7 @@ class LoadedModel:
             )
         except (ValueError, RuntimeError) as exc:
             raise TailorError(f"llama.cpp could not load {options.path.name}: {exc}") from None
-        eos = self.llama.token_eos()
-        bos = self.llama.token_bos()
-        text = self.llama._model.token_get_text
-        self.formatter = Jinja2ChatFormatter(
-            template=chat_template or CHATML_TEMPLATE,
-            eos_token=text(eos) if eos != -1 else "",
-            bos_token=text(bos) if bos != -1 else "",
-            stop_token_ids=[eos] if eos != -1 else [],
-        )
+        self.formatter = _formatter(self.llama, chat_template)
         self.lock = threading.Lock()
 
     def close(self) -> None:

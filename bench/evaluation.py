@@ -1,0 +1,169 @@
+"""The ladder on real data (issue: evaluation). Run:
+
+    .venv/bin/python bench/evaluation.py                  # 200 questions, the defaults
+    .venv/bin/python bench/evaluation.py --questions 60   # quicker
+
+1. SQuAD v1.1 dev (``../shared/data/squad``) the way a user would meet it: every article is
+   written out as a text document (title, then its paragraphs) and indexed into a knowledge base
+   through Tailor's real ingestion path.
+2. An evaluation set of N questions (seeded sample, answers = SQuAD's gold answers, reference
+   document = the article) is imported through the same code as ``tailor eval import``.
+3. Three assistants on the bundled model, run in one ``tailor eval`` run: Level 1 (instructions
+   only), Level 2 (five worked question → short answer examples taken from *other* SQuAD
+   questions), Level 3 (the knowledge base, three passages). Greedy decoding, answers ≤ 32
+   tokens.
+4. In the same process, the raw library on the same questions: llama-cpp-python given exactly
+   Tailor's Level 1 messages (overhead of Tailor's evaluation path per query), and given the gold
+   paragraph (the ceiling Level 3 would reach with perfect retrieval).
+Results go to ``bench/results/evaluation.json``; the README quotes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1-part-a.json"
+RESULTS = ROOT / "bench" / "results"
+SYSTEM = "Answer the question with a short phrase, not a sentence."
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    import os
+
+    home = Path(tempfile.mkdtemp(prefix="tailor-bench-eval-"))
+    os.environ["TAILOR_HOME"] = str(home)
+    from engine.api import Engine
+    from engine.assistants import AssistantConfig
+    from engine.evaluation import metrics as m
+    from engine.evaluation.runs import RunOptions, Target
+    from engine.examples import Example
+
+    data = json.loads(DATA.read_text(encoding="utf-8"))["data"]
+    folder = home / "squad-articles"
+    folder.mkdir()
+    questions = []  # (id, question, answers, title, context)
+    for article in data:
+        title = article["title"]
+        text = (
+            title.replace("_", " ")
+            + "\n\n"
+            + "\n\n".join(p["context"] for p in article["paragraphs"])
+        )
+        (folder / f"{title}.txt").write_text(text, encoding="utf-8")
+        for p in article["paragraphs"]:
+            for qa in p["qas"]:
+                answers = [a["text"] for a in qa["answers"]]
+                questions.append((qa["id"], qa["question"], answers, title, p["context"]))
+    rng = random.Random(args.seed)
+    rng.shuffle(questions)
+    chosen, demos = questions[: args.questions], questions[args.questions : args.questions + 5]
+    print(f"{len(data)} articles, {len(questions)} questions; evaluating {len(chosen)}")
+
+    engine = Engine(home)
+    engine.first_run()
+    model = engine.assistants.current("Default assistant").config.model
+    t0 = time.perf_counter()
+    engine.knowledge.create("SQuAD articles")
+    engine.knowledge.add_roots("SQuAD articles", [folder])
+    final = engine.knowledge.update("SQuAD articles")
+    index_s = time.perf_counter() - t0
+    print(f"indexed {final.chunks} chunks in {index_s:.0f} s")
+
+    cases = home / "squad-eval.jsonl"
+    with cases.open("w", encoding="utf-8") as f:
+        for qid, q, answers, title, _ in chosen:
+            row = {"id": qid, "input": q, "references": answers, "sources": [f"{title}.txt"]}
+            f.write(json.dumps(row) + "\n")
+    engine.eval_sets.import_file("SQuAD", cases)
+    engine.examples.create("SQuAD style", [Example(q, a[0]) for _, q, a, _, _ in demos])
+    base = AssistantConfig(model=model, system_prompt=SYSTEM)
+    engine.assistants.create("L1 zero-shot", base)
+    engine.assistants.create("L2 few-shot", base.model_copy(update={"example_set": "SQuAD style"}))
+    engine.assistants.create(
+        "L3 RAG", base.model_copy(update={"knowledge_base": "SQuAD articles", "retrieval_k": 3})
+    )
+    options = RunOptions(max_tokens=32, temperature=0.0)
+    run = engine.evals.create(
+        "SQuAD", [Target("L1 zero-shot"), Target("L2 few-shot"), Target("L3 RAG")], options
+    )
+    t0 = time.perf_counter()
+    for p in engine.evals.run(run):
+        if p.done % 25 == 0 and p.phase == "answering" and "case" not in p.label:
+            print(f"  {p.done}/{p.total} {p.label} {time.perf_counter() - t0:.0f} s", flush=True)
+    board = engine.evals.scoreboard(run)
+
+    # The raw library, same model file and settings, same questions.
+    loaded = engine.load_model(model)
+    llama = loaded.llama
+
+    def raw(messages):
+        prompt, stop = loaded.render(messages)
+        start = time.perf_counter()
+        out = llama.create_completion(prompt, max_tokens=32, temperature=0.0, stop=stop, seed=0)
+        return out["choices"][0]["text"], time.perf_counter() - start
+
+    raw_l1, raw_oracle = [], []
+    for _, q, answers, _, context in chosen:
+        text, s = raw([{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}])
+        raw_l1.append((m.contains(text, answers), m.token_f1(text, answers), s))
+        oracle_q = f"Context:\n{context}\n\nQuestion: {q}"
+        text, s = raw(
+            [{"role": "system", "content": SYSTEM}, {"role": "user", "content": oracle_q}]
+        )
+        raw_oracle.append((m.contains(text, answers), m.token_f1(text, answers), s))
+
+    def summary(rows):
+        return {
+            "contains": statistics.mean(r[0] for r in rows),
+            "f1": statistics.mean(r[1] for r in rows),
+            "latency_s_median": statistics.median(r[2] for r in rows),
+        }
+
+    results = {
+        "questions": len(chosen),
+        "articles": len(data),
+        "chunks": final.chunks,
+        "index_s": index_s,
+        "scoreboard": [
+            {
+                "label": r["label"],
+                "n": r["n"],
+                **{k: v["value"] for k, v in r["metrics"].items()},
+                **{f"{k}_ci": [v["low"], v["high"]] for k, v in r["metrics"].items() if "low" in v},
+            }
+            for r in board
+        ],
+        "raw_llama_l1": summary(raw_l1),
+        "raw_llama_gold_paragraph": summary(raw_oracle),
+    }
+    l1 = results["scoreboard"][0]
+    results["l1_latency_ratio_tailor_over_raw"] = (
+        l1["latency_s"] / results["raw_llama_l1"]["latency_s_median"]
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "evaluation.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    from engine.evaluation.advisor import from_scoreboard
+
+    advice = from_scoreboard(board)
+    if advice:
+        print(advice.text())
+    engine.close()
+
+
+if __name__ == "__main__":
+    main()

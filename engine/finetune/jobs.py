@@ -1,0 +1,467 @@
+"""Training jobs that outlive the window: each runs as its own process, with everything about it
+in its folder (``<workspace>/training/<adapter>/``):
+
+* ``job.json`` — what to train (base model, dataset split, hyper-parameters), written once;
+* ``state.json`` — status, step, pid, message; rewritten atomically by the training process;
+* ``progress.jsonl`` — one line per logged step: loss, validation loss, tokens/s, ETA;
+* ``train.log`` — the process's own output; ``checkpoints/`` — resumable trainer checkpoints;
+* ``adapter/`` (PEFT) and ``adapter.gguf`` (llama.cpp LoRA) once it has finished.
+
+A window or a terminal attaches by reading those files, so closing the window changes nothing,
+and a job whose process died (``kill -9``, a reboot) shows as *interrupted* and resumes from
+its last checkpoint with the same schedule.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
+from engine.finetune import datasets as ds
+
+TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+FINISHED = ("done", "failed", "cancelled")
+
+
+class TrainOptions(BaseModel):
+    """Hyper-parameters. The defaults are the CPU preset; :func:`preset` gives the GPU one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rank: int = Field(8, ge=1, le=512)
+    alpha: int = Field(16, ge=1, le=1024)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    learning_rate: float = Field(2e-4, gt=0, le=1.0)
+    epochs: float = Field(1.0, gt=0, le=100)
+    max_steps: int | None = Field(None, ge=1, description="Overrides epochs when set.")
+    batch_size: int = Field(2, ge=1, le=1024)
+    gradient_accumulation: int = Field(1, ge=1, le=1024)
+    max_seq_length: int = Field(512, ge=32, le=131072)
+    responses_only: bool = Field(True, description="Learn the assistant's turns only.")
+    validation_fraction: float = Field(0.1, ge=0.0, le=0.5)
+    warmup_steps: int = Field(5, ge=0)
+    save_every: int = Field(10, ge=1, description="Checkpoint every N steps.")
+    seed: int = 3407
+    load_in_4bit: bool = False
+    target_modules: list[str] = Field(default_factory=lambda: list(TARGET_MODULES))
+
+
+PRESETS = {
+    "cpu": TrainOptions(),
+    "gpu": TrainOptions(
+        rank=16,
+        alpha=32,
+        batch_size=4,
+        gradient_accumulation=4,
+        max_seq_length=2048,
+        save_every=50,
+        load_in_4bit=True,
+    ),
+}
+
+
+def validate_options(data: dict) -> TrainOptions:
+    try:
+        return TrainOptions(**data)
+    except ValidationError as exc:
+        raise InvalidData.from_validation(exc, "The training settings") from None
+
+
+@dataclass
+class JobInfo:
+    id: int
+    adapter: str
+    base_model: str
+    dataset: str
+    folder: Path
+    status: str  # queued, preparing, running, done, failed, cancelled, interrupted
+    step: int = 0
+    total_steps: int = 0
+    message: str = ""
+    pid: int | None = None
+    created_at: str = ""
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def last(self) -> dict:
+        return self.history[-1] if self.history else {}
+
+    @property
+    def train_losses(self) -> list[tuple[int, float]]:
+        return [(h["step"], h["loss"]) for h in self.history if "loss" in h]
+
+    @property
+    def eval_losses(self) -> list[tuple[int, float]]:
+        return [(h["step"], h["eval_loss"]) for h in self.history if "eval_loss" in h]
+
+    @property
+    def resumable(self) -> bool:
+        return self.status in ("interrupted", "cancelled", "failed") and bool(
+            latest_checkpoint(self.folder)
+        )
+
+    def summary(self) -> str:
+        text = f"{self.adapter}: {self.status}"
+        if self.total_steps:
+            text += f" · step {self.step}/{self.total_steps}"
+        last = self.last
+        if "loss" in last or self.train_losses:
+            text += f" · loss {self.train_losses[-1][1]:.3f}" if self.train_losses else ""
+        if self.eval_losses:
+            text += f" · val {self.eval_losses[-1][1]:.3f}"
+        if last.get("tokens_per_s"):
+            text += f" · {last['tokens_per_s']:.0f} tokens/s"
+        if self.status == "running" and last.get("eta_s") is not None:
+            text += f" · ETA {_duration(last['eta_s'])}"
+        if self.message and self.status != "running":
+            text += f" — {self.message}"
+        return text
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds} s"
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Atomically: a reader never sees half a file, a crash never leaves one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The newest complete checkpoint (one the trainer finished writing)."""
+    found = []
+    for d in (Path(folder) / "checkpoints").glob("checkpoint-*"):
+        if (d / "trainer_state.json").exists() and d.name.split("-")[-1].isdigit():
+            found.append((int(d.name.split("-")[-1]), d))
+    return max(found)[1] if found else None
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and any(
+            "engine.finetune.worker" in part for part in proc.cmdline()
+        )
+    except Exception:  # no such process, or not ours to inspect
+        return False
+
+
+def estimate_memory(parameters: int, n_layers: int, options: TrainOptions, gpu: bool) -> int:
+    """Bytes training needs, roughly: the dequantised weights (fp32 on CPU, 16-bit or 4-bit on
+    a GPU), LoRA weights with Adam's state, and activations for one micro-batch."""
+    weight_bytes = 0.55 if (gpu and options.load_in_4bit) else (2 if gpu else 4)
+    hidden = max(256, int((parameters / max(n_layers, 1) / 12) ** 0.5))
+    lora = n_layers * len(options.target_modules) * options.rank * hidden * 4
+    activations = options.batch_size * options.max_seq_length * hidden * n_layers * 34
+    runtime = 1.2e9 if not gpu else 0.6e9  # torch, Unsloth and the tokenizer themselves
+    return int(parameters * weight_bytes + lora * 4 * 4 + activations + runtime)
+
+
+@dataclass
+class HardwareCheck:
+    gpu: str | None
+    available_bytes: int
+    needed_bytes: int
+    ok: bool
+    advice: str
+
+    def summary(self) -> str:
+        where = f"GPU {self.gpu}" if self.gpu else "CPU (no NVIDIA GPU found)"
+        return (
+            f"{where} · needs about {self.needed_bytes / 2**30:.1f} GiB, "
+            f"{self.available_bytes / 2**30:.1f} GiB free"
+        )
+
+
+def hardware_check(parameters: int, n_layers: int, options: TrainOptions) -> HardwareCheck:
+    import psutil
+
+    gpu_name, available = None, psutil.virtual_memory().available
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu_name = torch.cuda.get_device_name(0)
+            available = torch.cuda.mem_get_info(0)[0]
+    except Exception:  # torch missing or broken: plan for the CPU
+        pass
+    needed = estimate_memory(parameters, n_layers, options, gpu_name is not None)
+    ok = needed <= available
+    advice = ""
+    if not ok:
+        advice = (
+            "This will not fit in memory. Lower the maximum sequence length or the batch size, "
+            "use a smaller rank, or pick a smaller base model"
+            + ("; on a GPU, 4-bit loading helps most." if gpu_name else ".")
+        )
+    elif gpu_name is None:
+        advice = (
+            "No NVIDIA GPU: training runs on the CPU, which is slow — fine for a small "
+            "model and a few hundred steps overnight."
+        )
+    return HardwareCheck(gpu_name, available, needed, ok, advice)
+
+
+class Jobs:
+    def __init__(self, engine):
+        self.engine = engine
+        self.ws = engine.workspace
+        self.folder = self.ws.home / "training"
+        self._children: list[subprocess.Popen] = []  # kept so they are reaped, not zombies
+
+    # -- starting ----------------------------------------------------------------------------
+
+    def check(self, base_model: str, options: TrainOptions) -> HardwareCheck:
+        info = self.engine.models.get(base_model).info
+        return hardware_check(info.parameters, info.n_layers, options)
+
+    def start(
+        self,
+        adapter: str,
+        base_model: str,
+        dataset: str,
+        options: TrainOptions | None = None,
+        force: bool = False,
+    ) -> JobInfo:
+        """Check everything that can be checked now, then start the training process."""
+        options = options or TrainOptions()
+        adapter = adapter.strip()
+        if not adapter:
+            raise TailorError("An adapter needs a name.")
+        if (
+            self._row_by_adapter(adapter, missing_ok=True)
+            or adapter in self.engine.adapters.names()
+        ):
+            raise AlreadyExists(
+                f"An adapter or training job named '{adapter}' already exists; pick another "
+                f"name, or resume it with: tailor train --resume {adapter}"
+            )
+        self._refuse_if_busy()
+        model = self.engine.models.get(base_model)
+        check_supported(model.info.architecture)
+        rows = self.engine.datasets.get(dataset)
+        train, validation = ds.split(rows, options.validation_fraction, options.seed)
+        if not train:
+            raise TailorError(f"Dataset '{dataset}' has no rows left to train on.")
+        hw = hardware_check(model.info.parameters, model.info.n_layers, options)
+        if not hw.ok and not force:
+            raise TailorError(f"{hw.summary()}. {hw.advice}")
+        folder = self.folder / _safe(adapter)
+        if folder.exists():
+            import shutil
+
+            shutil.rmtree(folder)  # left by a job whose record was deleted
+        folder.mkdir(parents=True)
+        for name, part in (("train.jsonl", train), ("validation.jsonl", validation)):
+            with (folder / name).open("w", encoding="utf-8") as f:
+                for conversation in part:
+                    f.write(json.dumps({"messages": conversation}, ensure_ascii=False) + "\n")
+        write_json(
+            folder / "job.json",
+            {
+                "adapter": adapter,
+                "base_model": base_model,
+                "base_path": str(model.path),
+                "base_size": model.info.file_size,
+                "architecture": model.info.architecture,
+                "dataset": dataset,
+                "train_rows": len(train),
+                "validation_rows": len(validation),
+                "options": options.model_dump(),
+                "hf_cache": str(self.ws.home / "cache" / "hf" / _safe(base_model)),
+                "home": str(self.ws.home),
+            },
+        )
+        write_json(folder / "state.json", {"status": "queued", "step": 0, "total_steps": 0})
+        job_id = self.ws.db.execute(
+            "INSERT INTO training_jobs(adapter, base_model, dataset, folder) VALUES (?, ?, ?, ?)",
+            (adapter, base_model, dataset, str(folder)),
+        ).lastrowid
+        self._spawn(folder, job_id)
+        return self.get(job_id)
+
+    def resume(self, adapter: str) -> JobInfo:
+        job = self.get(self._row_by_adapter(adapter)["id"])
+        if job.status in ("running", "preparing", "queued"):
+            raise TailorError(f"'{adapter}' is already running (step {job.step}).")
+        if job.status == "done":
+            raise TailorError(f"'{adapter}' has finished; there is nothing to resume.")
+        self._refuse_if_busy()
+        (job.folder / "cancel").unlink(missing_ok=True)
+        self._spawn(job.folder, job.id)
+        return self.get(job.id)
+
+    def cancel(self, job_id: int) -> JobInfo:
+        """Stop at the next step, saving a checkpoint first (Resume continues from it)."""
+        job = self.get(job_id)
+        if job.status not in ("running", "preparing", "queued"):
+            raise TailorError(f"Job {job_id} is not running ({job.status}).")
+        (job.folder / "cancel").write_text("cancel requested\n")
+        if job.pid and pid_alive(job.pid):
+            os.kill(job.pid, signal.SIGTERM)  # the worker turns this into a clean stop
+        return job
+
+    def _spawn(self, folder: Path, job_id: int) -> None:
+        state = read_json(folder / "state.json")
+        write_json(
+            folder / "state.json", state | {"status": "preparing", "message": "", "pid": None}
+        )
+        env = dict(
+            os.environ,
+            HF_HUB_OFFLINE="1",
+            TRANSFORMERS_OFFLINE="1",
+            HF_DATASETS_OFFLINE="1",
+            TAILOR_HOME=str(self.ws.home),
+            PYTHONUNBUFFERED="1",
+            UNSLOTH_DISABLE_STATISTICS="1",
+        )
+        with (folder / "train.log").open("ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "engine.finetune.worker", str(folder), str(job_id)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # survives the window (and its terminal) closing
+                env=env,
+                cwd=str(Path(__file__).resolve().parents[2]),
+            )
+        state = read_json(folder / "state.json")
+        if not state.get("pid"):
+            write_json(folder / "state.json", state | {"pid": proc.pid})
+        self._children = [p for p in self._children if p.poll() is None] + [proc]
+
+    def _refuse_if_busy(self) -> None:
+        for job in self.list():
+            if job.status in ("running", "preparing", "queued"):
+                raise TailorError(
+                    f"A training job is already running ({job.summary()}). One job at a time: "
+                    f"wait for it, or cancel it with: tailor jobs cancel {job.id}"
+                )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def list(self) -> list[JobInfo]:
+        rows = self.ws.db.execute("SELECT * FROM training_jobs ORDER BY id DESC").fetchall()
+        return [self._info(r) for r in rows]
+
+    def get(self, job_id: int) -> JobInfo:
+        row = self.ws.db.execute("SELECT * FROM training_jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"No training job {job_id}. `tailor jobs list` shows them.")
+        return self._info(row)
+
+    def by_adapter(self, adapter: str) -> JobInfo:
+        return self._info(self._row_by_adapter(adapter))
+
+    def follow(self, job_id: int, interval: float = 1.0) -> Iterator[JobInfo]:
+        """Yield the job whenever its state changes, until it ends (attach)."""
+        seen = None
+        while True:
+            job = self.get(job_id)
+            key = (job.status, job.step, len(job.history), job.message)
+            if key != seen:
+                seen = key
+                yield job
+            if job.status in FINISHED or job.status == "interrupted":
+                return
+            time.sleep(interval)
+
+    def delete(self, job_id: int) -> None:
+        import shutil
+
+        job = self.get(job_id)
+        if job.status in ("running", "preparing"):
+            raise TailorError("Cancel the job before deleting it.")
+        self.ws.db.execute("DELETE FROM training_jobs WHERE id = ?", (job_id,))
+        if job.adapter not in self.engine.adapters.names():
+            shutil.rmtree(job.folder, ignore_errors=True)
+
+    def _row_by_adapter(self, adapter: str, missing_ok: bool = False):
+        row = self.ws.db.execute(
+            "SELECT * FROM training_jobs WHERE adapter = ?", (adapter,)
+        ).fetchone()
+        if row is None and not missing_ok:
+            raise NotFound(f"No training job for an adapter named '{adapter}'.")
+        return row
+
+    def _info(self, row) -> JobInfo:
+        folder = Path(row["folder"])
+        state = read_json(folder / "state.json")
+        status = state.get("status", "interrupted")
+        if status in ("running", "preparing") and not pid_alive(state.get("pid")):
+            # Give a process that is just starting a moment to write its pid.
+            started = (folder / "state.json").stat().st_mtime if folder.exists() else 0
+            if time.time() - started > 20 or state.get("pid"):
+                status = "interrupted"
+        history = []
+        try:
+            with (folder / "progress.jsonl").open(encoding="utf-8") as f:
+                history = [json.loads(line) for line in f if line.strip().endswith("}")]
+        except (OSError, json.JSONDecodeError):
+            pass
+        message = state.get("message", "")
+        if status == "interrupted" and not message:
+            message = (
+                "The training process stopped unexpectedly (closed, killed or the "
+                "machine restarted). Resume continues from the last checkpoint."
+            )
+        return JobInfo(
+            id=row["id"],
+            adapter=row["adapter"],
+            base_model=row["base_model"],
+            dataset=row["dataset"],
+            folder=folder,
+            status=status,
+            step=state.get("step", 0),
+            total_steps=state.get("total_steps", 0),
+            message=message,
+            pid=state.get("pid"),
+            created_at=row["created_at"],
+            history=history,
+        )
+
+
+def check_supported(architecture: str) -> None:
+    """Refuse a base model whose adapter Tailor could not hand back to llama.cpp."""
+    from engine.finetune.convert import LORA_ARCHITECTURES, UnsupportedArchitecture
+
+    if architecture not in LORA_ARCHITECTURES:
+        raise UnsupportedArchitecture(
+            f"Fine-tuning does not support '{architecture}' models yet. Supported families: "
+            f"{', '.join(sorted(LORA_ARCHITECTURES))} (Llama, SmolLM, Mistral and Qwen 2/3 "
+            "GGUFs among them)."
+        )
+
+
+def _safe(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "adapter"
