@@ -274,3 +274,33 @@ def test_evaluate_page_explains_what_is_missing(window, engine, qtbot):
     box = window.findChild(QMessageBox, "errorDialog")
     assert box is not None and "Choose an evaluation set" in box.text()
     assert not page.running
+
+
+def test_finetune_page_trains_and_the_loss_chart_follows(window, engine, qtbot):
+    rows = [
+        [
+            {"role": "user", "content": f"Say the code word {i}."},
+            {"role": "assistant", "content": f"The code word is heron-{i}."},
+        ]
+        for i in range(12)
+    ]
+    engine.datasets.save("codes", rows)
+    window.show_page("finetune")
+    page = window.pages["finetune"]
+    assert page.dataset.currentText() == "codes"
+    assert "12 conversations" in page.data_stats.text() and "thousands" in page.data_stats.text()
+    assert page.hardware.text().startswith("✓") and "GiB" in page.hardware.text()
+    assert not page.attach.isEnabled()  # no adapter trained on this model yet
+    page.adapter_name.setText("codes-lora")
+    page.steps.setValue(200)
+    page.save_every.setValue(2)
+    qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
+    assert page.jobs.topLevelItemCount() == 1
+    qtbot.waitUntil(lambda: page.train_series.count() >= 3, timeout=900_000)
+    assert page.job_status.text().startswith("codes-lora: running · step")
+    assert page.ay.max() > 0 and page.ax.max() == 200
+    qtbot.mouseClick(page.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: engine.jobs.list()[0].status == "cancelled", timeout=300_000)
+    qtbot.waitUntil(lambda: page.resume.isEnabled(), timeout=5_000)
+    job = engine.jobs.list()[0]
+    assert "Resume continues" in job.message and job.resumable

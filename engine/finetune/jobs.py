@@ -266,6 +266,8 @@ class Jobs:
             )
         self._refuse_if_busy()
         model = self.engine.models.get(base_model)
+        from engine.finetune.convert import check_supported
+
         check_supported(model.info.architecture)
         rows = self.engine.datasets.get(dataset)
         train, validation = ds.split(rows, options.validation_fraction, options.seed)
@@ -446,18 +448,6 @@ class Jobs:
             pid=state.get("pid"),
             created_at=row["created_at"],
             history=history,
-        )
-
-
-def check_supported(architecture: str) -> None:
-    """Refuse a base model whose adapter Tailor could not hand back to llama.cpp."""
-    from engine.finetune.convert import LORA_ARCHITECTURES, UnsupportedArchitecture
-
-    if architecture not in LORA_ARCHITECTURES:
-        raise UnsupportedArchitecture(
-            f"Fine-tuning does not support '{architecture}' models yet. Supported families: "
-            f"{', '.join(sorted(LORA_ARCHITECTURES))} (Llama, SmolLM, Mistral and Qwen 2/3 "
-            "GGUFs among them)."
         )
 
 

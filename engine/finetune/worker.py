@@ -112,15 +112,15 @@ def _oom_advice() -> str:
 
 
 def train(folder: Path, job: dict, options: TrainOptions, state: State, stop, progress) -> int:
+    from unsloth import FastLanguageModel  # before transformers/trl/peft: it patches them
+
+    # isort: split
     from engine.errors import TailorError
     from engine.finetune.convert import dequantise, peft_to_gguf
 
     hf_dir = dequantise(Path(job["base_path"]), Path(job["hf_cache"]))
     state.update(message="Loading the model for training…")
 
-    from unsloth import FastLanguageModel  # before transformers/trl: it patches them
-
-    # isort: split
     import torch
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -223,6 +223,7 @@ def train(folder: Path, job: dict, options: TrainOptions, state: State, stop, pr
     remove_incomplete_checkpoints(folder)
     resume = latest_checkpoint(folder)
     if resume:
+        print(f"Resuming from {resume.name}", flush=True)
         state.update(message=f"Resuming from {resume.name}…")
     output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if stop["requested"]:
