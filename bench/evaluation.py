@@ -71,7 +71,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     rng.shuffle(questions)
     chosen, demos = questions[: args.questions], questions[args.questions : args.questions + 5]
-    print(f"{len(data)} articles, {len(questions)} questions; evaluating {len(chosen)}")
+    print(f"{len(data)} articles, {len(questions)} questions; evaluating {len(chosen)}", flush=True)
 
     engine = Engine(home)
     engine.first_run()
@@ -81,7 +81,7 @@ def main() -> None:
     engine.knowledge.add_roots("SQuAD articles", [folder])
     final = engine.knowledge.update("SQuAD articles")
     index_s = time.perf_counter() - t0
-    print(f"indexed {final.chunks} chunks in {index_s:.0f} s")
+    print(f"indexed {final.chunks} chunks in {index_s:.0f} s", flush=True)
 
     cases = home / "squad-eval.jsonl"
     with cases.open("w", encoding="utf-8") as f:
@@ -102,7 +102,7 @@ def main() -> None:
     )
     t0 = time.perf_counter()
     for p in engine.evals.run(run):
-        if p.done % 25 == 0 and p.phase == "answering" and "case" not in p.label:
+        if p.done % 50 == 0 and p.last:
             print(f"  {p.done}/{p.total} {p.label} {time.perf_counter() - t0:.0f} s", flush=True)
     board = engine.evals.scoreboard(run)
 

@@ -19,7 +19,6 @@ STYLESHEET = """
 #pageIntro, #hint, #bubbleStats, #headerModel { color: palette(placeholder-text); }
 #sectionTitle { font-size: 15px; font-weight: 600; }
 #emptyHint { color: palette(placeholder-text); padding: 40px 20px; font-size: 14px; }
-#emptyCard { border: 1px solid palette(mid); border-radius: 10px; background: palette(base); }
 #userBubble { background: palette(alternate-base); border: 1px solid palette(midlight);
               border-radius: 10px; }
 #assistantBubble { background: palette(base); border: 1px solid palette(mid); border-radius: 10px; }

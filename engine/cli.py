@@ -529,6 +529,19 @@ def eval_from_examples(ctx, name, example_set) -> None:
     click.echo(f"{v.label}: {len(v.cases)} cases.")
 
 
+@evaluate.command("from-dataset")
+@click.argument("name")
+@click.argument("dataset")
+@click.option("--fraction", default=0.1, show_default=True, help="Held-out fraction.")
+@click.pass_context
+def eval_from_dataset(ctx, name, dataset, fraction) -> None:
+    """Make set NAME from the held-out split of a fine-tuning dataset (the rows training with
+    the same --validation fraction does not see)."""
+    engine = _engine(ctx)
+    v = engine.eval_sets.from_dataset(name, engine.datasets.get(dataset), fraction)
+    click.echo(f"{v.label}: {len(v.cases)} cases.")
+
+
 @evaluate.command("generate")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--kb", required=True, help="Knowledge base whose passages to ask about.")

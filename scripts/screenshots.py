@@ -174,8 +174,25 @@ def main() -> None:
     shot(window, "5d-advisor")
     epage.tabs.setCurrentIndex(0)
 
+    # A short real training job (a few steps on the router FAQ), followed on the Fine-tune page.
+    from engine.finetune.jobs import TrainOptions
+
+    engine.datasets.from_examples("Router FAQ", engine.examples.get("Router FAQ"))
+    job = engine.jobs.start(
+        "router-style",
+        "smollm2-135m-instruct",
+        "Router FAQ",
+        TrainOptions(max_steps=16, save_every=4, learning_rate=5e-4, validation_fraction=0.25),
+    )
+    for _ in engine.jobs.follow(job.id, interval=2):
+        pass
+    window.show_page("finetune")
+    fpage = window.pages["finetune"]
+    fpage.adapter_name.setText("router-style-v2")
+    settle(1500)
+    shot(window, "4-finetune")
+
     for key, name in [
-        ("finetune", "4-finetune"),
         ("models", "6-models"),
         ("settings", "7-settings"),
     ]:

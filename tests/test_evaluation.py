@@ -100,6 +100,18 @@ def test_sets_are_versioned_and_runs_keep_their_version(engine, tmp_path):
     engine.examples.create("demo", [Example("Hi", "Hello!")])
     made = engine.eval_sets.from_examples("demo", engine.examples.get("demo"))
     assert made.cases == [Case("e1", "Hi", ("Hello!",))]
+    from engine.finetune.datasets import split
+
+    rows = [
+        [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]
+        for i in range(30)
+    ]
+    held = engine.eval_sets.from_dataset("held", rows)
+    _train, val = split(rows, 0.1, 3407)  # exactly what a default training job keeps out
+    assert [(c.input, c.references[0]) for c in held.cases] == [
+        (v[0]["content"], v[1]["content"]) for v in val
+    ]
+    assert len(held.cases) == 3
 
 
 @pytest.fixture

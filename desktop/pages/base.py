@@ -83,27 +83,3 @@ class RungPage(QWidget):
             self.splitter.addWidget(chat)
             total = max(self.width(), 900)
             self.splitter.setSizes([int(total * 0.42), int(total * 0.58)])
-
-
-class ComingPage(QWidget):
-    """A page whose feature is not built yet, saying so plainly, and teaching the rung."""
-
-    def __init__(self, title: str, what: str, when: str, status: str, parent=None):
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(48, 40, 48, 40)
-        layout.addWidget(page_header(title, what))
-        card = QFrame()
-        card.setObjectName("emptyCard")
-        inner = QVBoxLayout(card)
-        inner.setContentsMargins(24, 20, 24, 20)
-        w = QLabel(f"<b>When it helps.</b> {when}")
-        w.setWordWrap(True)
-        s = QLabel(f"<b>Not available yet.</b> {status}")
-        s.setWordWrap(True)
-        s.setObjectName("comingStatus")
-        inner.addWidget(w)
-        inner.addSpacing(8)
-        inner.addWidget(s)
-        layout.addWidget(card)
-        layout.addStretch(1)

@@ -116,7 +116,7 @@ class EvaluatePage(QWidget):
         row = QHBoxLayout()
         self.import_set = QPushButton("Import…")
         self.import_set.setToolTip("JSONL, CSV or SQuAD JSON with questions and reference answers")
-        self.from_examples = QPushButton("From examples…")
+        self.from_examples = QPushButton("From examples or data…")
         self.generate = QPushButton("Generate from knowledge…")
         self.delete_set = QPushButton("Delete")
         for w in (self.import_set, self.from_examples, self.generate, self.delete_set):
@@ -322,20 +322,32 @@ class EvaluatePage(QWidget):
         self.status_message.emit(f"Imported {len(v.cases)} cases as {v.label}.")
 
     def _from_examples(self) -> None:
-        names = self.engine.examples.names()
-        if not names:
-            show_error(self, "There are no example sets yet: make one on the Examples page.")
+        sources = [f"Example set: {n}" for n in self.engine.examples.names()] + [
+            f"Fine-tuning dataset (held-out 10%): {n}" for n in self.engine.datasets.names()
+        ]
+        if not sources:
+            show_error(
+                self,
+                "There are no example sets or datasets yet: make an example set on "
+                "the Examples page, or import a dataset on Fine-tune.",
+            )
             return
-        chosen, ok = QInputDialog.getItem(self, "From examples", "Example set:", names, 0, False)
+        chosen, ok = QInputDialog.getItem(self, "New evaluation set", "From:", sources, 0, False)
         if not ok:
             return
+        kind, _, name = chosen.partition(": ")
         try:
-            v = self.engine.eval_sets.from_examples(chosen, self.engine.examples.get(chosen))
+            if kind == "Example set":
+                v = self.engine.eval_sets.from_examples(name, self.engine.examples.get(name))
+            else:
+                v = self.engine.eval_sets.from_dataset(
+                    f"{name} (held out)", self.engine.datasets.get(name)
+                )
         except TailorError as exc:
             show_error(self, exc)
             return
         self.refresh()
-        self.status_message.emit(f"Made {v.label} from the example set {chosen}.")
+        self.status_message.emit(f"Made {v.label} from {chosen}.")
 
     def _generate(self) -> None:
         if not self.engine.knowledge.names():

@@ -259,6 +259,7 @@ class FinetunePage(RungPage):
         models = [m.name for m in self.engine.models.list()]
         if fill_combo(self.base, models) and d is not None:
             self.base.setCurrentText(d.model)
+        self._show_check()
         self._show_stats()
         self._fill_jobs()
         self.timer.start()

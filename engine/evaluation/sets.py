@@ -286,6 +286,28 @@ class EvalSets:
         cases = [Case(f"e{i + 1}", e.input, (e.output,)) for i, e in enumerate(examples)]
         return self.save(name, cases, "From an example set")
 
+    def from_dataset(
+        self, name: str, conversations: list[list[dict]], fraction: float = 0.1, seed: int = 3407
+    ) -> SetVersion:
+        """Cases from the held-out part of a fine-tuning dataset: the same rows a training job
+        with this validation fraction and seed keeps out of training (the defaults match
+        training's). Input = the last user turn, reference = the assistant's reply to it."""
+        from engine.finetune.datasets import split
+
+        _train, held_out = split(conversations, fraction, seed)
+        cases = []
+        for i, turns in enumerate(held_out):
+            last = max(j for j, t in enumerate(turns) if t["role"] == "assistant")
+            asks = [t for t in turns[:last] if t["role"] == "user"]
+            if asks:
+                cases.append(Case(f"d{i + 1}", asks[-1]["content"], (turns[last]["content"],)))
+        if not cases:
+            raise TailorError(
+                "The dataset's held-out part is empty: it needs at least 10 rows (or a larger "
+                "fraction) to keep some out of training."
+            )
+        return self.save(name, cases, f"Held-out {fraction:.0%} of a fine-tuning dataset")
+
     def get(self, name: str, version: int | None = None) -> SetVersion:
         set_id = self._id(name)
         if version is None:

@@ -249,6 +249,7 @@ def train(folder: Path, job: dict, options: TrainOptions, state: State, stop, pr
         "train_rows": job["train_rows"],
         "validation_rows": job["validation_rows"],
         "device": torch.cuda.get_device_name(0) if gpu else "cpu",
+        "peak_gpu_bytes": torch.cuda.max_memory_allocated() if gpu else None,
         "tokens_per_s": next(
             (h["tokens_per_s"] for h in reversed(history) if "tokens_per_s" in h), None
         ),
