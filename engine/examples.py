@@ -8,12 +8,12 @@ written unless the whole file is good.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
+from engine.records import read
 from engine.workspace import Workspace
 
 # Other spellings peers' exports use for the two columns.
@@ -47,51 +47,15 @@ def _check(row: dict, where: str, problems: list[str]) -> Example | None:
 def parse_file(path: Path) -> list[Example]:
     """Read examples from a ``.jsonl``/``.json`` or ``.csv`` file; raise listing every problem."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise TailorError(f"Could not read {path}: {exc.strerror}.") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidData([f"not UTF-8 text (byte {exc.start})"], path.name) from None
-    suffix = path.suffix.lower()
-    problems: list[str] = []
-    examples: list[Example] = []
-    if suffix in (".jsonl", ".json"):
-        lines = text.splitlines()
-        if suffix == ".json" and text.lstrip().startswith("["):
-            try:
-                rows = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InvalidData(
-                    [f"line {exc.lineno}: invalid JSON ({exc.msg})"], path.name
-                ) from None
-            lines = [json.dumps(r) for r in rows]
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(f"line {number}: invalid JSON ({exc.msg})")
-                continue
-            if not isinstance(row, dict):
-                problems.append(f"line {number}: expected an object with input and output")
-                continue
-            if (example := _check(row, f"line {number}", problems)) is not None:
-                examples.append(example)
-    elif suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames:
-            raise InvalidData(["the file is empty"], path.name)
-        for row in reader:
-            # Line numbers count the header, as a spreadsheet shows them.
-            where = f"line {reader.line_num}"
-            if (example := _check(row, where, problems)) is not None:
-                examples.append(example)
-    else:
-        raise TailorError(f"{path.name}: examples are imported from .jsonl, .json or .csv files.")
+    records = read(path, (".jsonl", ".json", ".csv"), "examples")
+    if records.document is not None:
+        raise InvalidData(["expected one example per line, or a list of them"], path.name)
+    problems, examples = records.problems, []
+    for where, row in records.rows:
+        if not isinstance(row, dict):
+            problems.append(f"{where}: expected an object with input and output")
+        elif (example := _check(row, where, problems)) is not None:
+            examples.append(example)
     if problems:
         raise InvalidData(problems, path.name)
     if not examples:

@@ -191,6 +191,18 @@ def main() -> None:
     fpage.adapter_name.setText("router-style-v2")
     settle(1500)
     shot(window, "4-finetune")
+    from desktop.pages.finetune import CompareDialog
+
+    compare = CompareDialog(
+        engine, window.state.draft.model_copy(update={"adapter": "router-style"}), window
+    )
+    compare.show()
+    compare.prompt.setText("How do I reset my router?")
+    compare.start()
+    while compare.job.running:
+        settle(200)
+    shot(compare, "4b-compare-base")
+    compare.close()
 
     for key, name in [
         ("models", "6-models"),

@@ -28,6 +28,14 @@ CASES = [
 ]
 
 
+def test_question_parsing():
+    from engine.synthetic import parse_pairs
+
+    reply = "Question: Where is the serial number?\nAnswer: under the router\n\nQuestion: x\n"
+    assert parse_pairs(reply) == [("Where is the serial number?", "under the router")]
+    assert parse_pairs("I cannot write a question.") == []
+
+
 def test_import_formats(tmp_path):
     jsonl = tmp_path / "set.jsonl"
     jsonl.write_text(
@@ -161,6 +169,15 @@ def test_run_end_to_end_against_level_1_and_level_3(engine, docs_assistant, no_n
     assert board[1]["metrics"]["tokens_in"]["value"] > board[0]["metrics"]["tokens_in"]["value"]
     f1 = board[0]["metrics"]["f1"]
     assert f1["low"] <= f1["value"] <= f1["high"]
+    # Questions written about sampled passages: each passage gives drafts or counts as rejected.
+    from engine.synthetic import write_questions
+
+    passages = engine.knowledge.sample("docs", 2, seed=1)
+    assert len(passages) == 2 and engine.knowledge.sample("docs", 2, seed=1) == passages
+    last = list(write_questions(engine, passages, "smollm2-135m-instruct"))[-1]
+    assert (last.done, last.total) == (2, 2)
+    assert len({d.chunk_id for d in last.drafts}) + last.rejected == 2
+    assert all(d.source in {p.source for p in passages} and d.question for d in last.drafts)
     per_case = engine.evals.per_case(run, "contains")
     assert [c["case"] for c in per_case] == ["port", "vans", "soup"]
     assert all(c["cells"][1]["change"] in ("helped", "hurt", "same") for c in per_case)

@@ -15,14 +15,13 @@ Import formats:
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
 from engine.evaluation.metrics import check_pattern
+from engine.records import read
 from engine.workspace import Workspace
 
 INPUT_KEYS = ("input", "question", "prompt", "query")
@@ -126,50 +125,21 @@ def parse_file(path: Path) -> list[Case]:
     """Read cases from ``.jsonl``, ``.json`` (JSONL, an array, or SQuAD) or ``.csv``; raise
     listing every problem (nothing is imported unless the whole file is good)."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise TailorError(f"Could not read {path}: {exc.strerror}.") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidData([f"not UTF-8 text (byte {exc.start})"], path.name) from None
-    suffix = path.suffix.lower()
-    problems: list[str] = []
-    rows: list[tuple[str, object]] = []
-    if suffix == ".json" and text.lstrip()[:1] in ("{", "["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidData([f"line {exc.lineno}: invalid JSON ({exc.msg})"], path.name) from None
-        if isinstance(data, dict) and isinstance(data.get("data"), list):
-            try:
-                cases = _squad_cases(data)
-            except (KeyError, TypeError, AttributeError) as exc:
-                raise InvalidData(
-                    [f"not SQuAD's layout (data[].paragraphs[].qas[]): missing {exc}"], path.name
-                ) from None
-            if not cases:
-                raise InvalidData(["no answerable questions found"], path.name)
-            return cases
-        if not isinstance(data, list):
+    records = read(path, (".jsonl", ".json", ".csv"), "evaluation sets (SQuAD JSON too)")
+    if records.document is not None:
+        data = records.document
+        if not (isinstance(data, dict) and isinstance(data.get("data"), list)):
             raise InvalidData(["expected SQuAD's layout or a list of cases"], path.name)
-        rows = [(f"item {n}", r) for n, r in enumerate(data, 1)]
-    elif suffix in (".jsonl", ".json"):
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((f"line {number}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                problems.append(f"line {number}: invalid JSON ({exc.msg})")
-    elif suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames:
-            raise InvalidData(["the file is empty"], path.name)
-        rows = [(f"line {reader.line_num}", r) for r in reader]
-    else:
-        raise TailorError(
-            f"{path.name}: evaluation sets are imported from .jsonl, .json (incl. SQuAD) or .csv."
-        )
+        try:
+            cases = _squad_cases(data)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise InvalidData(
+                [f"not SQuAD's layout (data[].paragraphs[].qas[]): missing {exc}"], path.name
+            ) from None
+        if not cases:
+            raise InvalidData(["no answerable questions found"], path.name)
+        return cases
+    rows, problems = records.rows, records.problems
     cases: list[Case] = []
     for where, row in rows:
         if not isinstance(row, dict):

@@ -10,8 +10,6 @@ split is drawn from it, reproducibly, when a job starts.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import random
 import re
@@ -20,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
+from engine.records import read
 from engine.workspace import Workspace
 
 ROLES = {"system", "user", "assistant"}
@@ -100,48 +99,10 @@ def parse_file(path: Path) -> list[list[dict]]:
     """Conversations from ``.jsonl``/``.json``, ``.csv`` or ``.parquet``; raise listing every
     bad row."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    problems: list[str] = []
-    rows: list[tuple[str, object]] = []
-    if suffix == ".parquet":
-        import datasets
-
-        try:
-            table = datasets.Dataset.from_parquet(str(path), keep_in_memory=True)
-        except Exception as exc:  # pyarrow raises several kinds for a bad file
-            raise InvalidData([f"not a readable Parquet file ({exc})"], path.name) from None
-        rows = [(f"row {n}", r) for n, r in enumerate(table, 1)]
-    else:
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except OSError as exc:
-            raise TailorError(f"Could not read {path}: {exc.strerror}.") from None
-        except UnicodeDecodeError as exc:
-            raise InvalidData([f"not UTF-8 text (byte {exc.start})"], path.name) from None
-        if suffix in (".jsonl", ".json"):
-            if suffix == ".json" and text.lstrip().startswith("["):
-                try:
-                    rows = [(f"item {n}", r) for n, r in enumerate(json.loads(text), 1)]
-                except json.JSONDecodeError as exc:
-                    raise InvalidData(
-                        [f"line {exc.lineno}: invalid JSON ({exc.msg})"], path.name
-                    ) from None
-            else:
-                for number, line in enumerate(text.splitlines(), 1):
-                    if line.strip():
-                        try:
-                            rows.append((f"line {number}", json.loads(line)))
-                        except json.JSONDecodeError as exc:
-                            problems.append(f"line {number}: invalid JSON ({exc.msg})")
-        elif suffix == ".csv":
-            reader = csv.DictReader(io.StringIO(text))
-            if not reader.fieldnames:
-                raise InvalidData(["the file is empty"], path.name)
-            rows = [(f"line {reader.line_num}", r) for r in reader]
-        else:
-            raise TailorError(
-                f"{path.name}: training data is imported from .jsonl, .json, .csv or .parquet."
-            )
+    records = read(path, (".jsonl", ".json", ".csv", ".parquet"), "training data")
+    if records.document is not None:
+        raise InvalidData(["expected one conversation per line, or a list of them"], path.name)
+    rows, problems = records.rows, records.problems
     conversations = []
     for where, row in rows:
         if (c := _conversation(row, where, problems)) is not None:
