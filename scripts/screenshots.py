@@ -190,6 +190,8 @@ def main() -> None:
     fpage = window.pages["finetune"]
     fpage.adapter_name.setText("router-style-v2")
     settle(1500)
+    scroll = fpage.config.parentWidget().parentWidget()  # the page's scroll area
+    scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
     shot(window, "4-finetune")
     from desktop.pages.finetune import CompareDialog
 
