@@ -406,7 +406,7 @@ class KnowledgeBases:
             raise TailorError(f"Knowledge base '{name}' has no index yet: add a folder first.")
         table = self._table(kb["id"], kb["active_index"]).table
         columns = ["id", "source", "text", "page", "heading", "start", "end"]
-        rows = table.to_lance().to_table(columns=columns).to_pylist()
+        rows = table.search().select(columns).limit(table.count_rows()).to_list()
         rows.sort(key=lambda r: r["id"])
         long = [r for r in rows if len(r["text"]) >= min_chars]
         rng = random.Random(seed)
