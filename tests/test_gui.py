@@ -141,13 +141,15 @@ def test_dropping_a_gguf_imports_it_and_a_bad_one_is_refused(window, qtbot, tmp_
     assert window.isVisible() and window.pages["models"].table.rowCount() == 2
 
 
-def test_pages_not_built_yet_say_so(window):
-    for key in ("finetune", "evaluate"):
+def test_every_page_opens_and_the_fine_tune_timer_follows_visibility(window):
+    for key in ("prompt", "examples", "knowledge", "finetune", "evaluate", "models", "settings"):
         window.show_page(key)
-        text = " ".join(
-            label.text() for label in window.pages[key].findChildren(type(window.status_text))
-        )
-        assert "Not available yet" in text
+        assert window.stack.currentWidget() is window.pages[key]
+    finetune = window.pages["finetune"]
+    window.show_page("finetune")
+    assert finetune.timer.isActive()  # jobs are followed while the page is on screen
+    window.show_page("evaluate")
+    assert not finetune.timer.isActive()
 
 
 def test_models_page_shows_gguf_metadata(window):

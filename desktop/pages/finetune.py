@@ -260,7 +260,6 @@ class FinetunePage(RungPage):
         self._show_check()
         self._show_stats()
         self._fill_jobs()
-        self.timer.start()
 
     def _usage_changed(self) -> None:
         on = self.attach.isChecked() and self.adapter_picker.currentText()
@@ -413,7 +412,6 @@ class FinetunePage(RungPage):
             return
         self.shown_job = job.id
         self._fill_jobs()
-        self.timer.start()
 
     def _selected_job(self):
         item = self.jobs.currentItem()
@@ -482,13 +480,16 @@ class FinetunePage(RungPage):
         self.shown_job = item.data(0, Qt.ItemDataRole.UserRole) if item else None
         self._show_job()
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.timer.start()  # follow the jobs while the page is on screen
+
+    def hideEvent(self, event) -> None:
+        self.timer.stop()
+        super().hideEvent(event)
+
     def poll(self) -> None:
         """Re-read the jobs' files (the training process writes them)."""
-        if not self.isVisible() and not any(
-            j.status in ("running", "preparing") for j in self.engine.jobs.list()
-        ):
-            self.timer.stop()
-            return
         before = [a.name for a in self.engine.adapters.list()]
         self._fill_jobs()
         if len(self.engine.adapters.names()) != len(before):
