@@ -253,6 +253,8 @@ class FinetunePage(RungPage):
             "Unsaved changes — the chat already uses them." if self.state.dirty else ""
         )
         self.compare.setEnabled(bool(d and d.adapter))
+        if not self.isVisible():
+            return  # the rest (token counts, memory check, jobs) when the page is shown
         fill_combo(self.dataset, self.engine.datasets.names())
         models = [m.name for m in self.engine.models.list()]
         if fill_combo(self.base, models) and d is not None:
@@ -482,6 +484,7 @@ class FinetunePage(RungPage):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self.refresh()
         self.timer.start()  # follow the jobs while the page is on screen
 
     def hideEvent(self, event) -> None:

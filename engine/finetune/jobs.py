@@ -201,18 +201,34 @@ class HardwareCheck:
         )
 
 
+def nvidia_gpu() -> tuple[str, int] | None:
+    """The first NVIDIA GPU's name and free memory in bytes, from ``nvidia-smi`` (milliseconds,
+    where importing torch to ask would take seconds and half a gigabyte)."""
+    import shutil
+
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return None
+    try:
+        out = subprocess.run(
+            [smi, "--query-gpu=name,memory.free", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.splitlines()[0]
+        name, free_mib = (part.strip() for part in out.rsplit(",", 1))
+        return name, int(float(free_mib)) * 2**20
+    except (OSError, subprocess.SubprocessError, IndexError, ValueError):
+        return None
+
+
 def hardware_check(parameters: int, n_layers: int, options: TrainOptions) -> HardwareCheck:
     import psutil
 
     gpu_name, available = None, psutil.virtual_memory().available
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            gpu_name = torch.cuda.get_device_name(0)
-            available = torch.cuda.mem_get_info(0)[0]
-    except Exception:  # torch missing or broken: plan for the CPU
-        pass
+    if gpu := nvidia_gpu():
+        gpu_name, available = gpu
     needed = estimate_memory(parameters, n_layers, options, gpu_name is not None)
     ok = needed <= available
     advice = ""
