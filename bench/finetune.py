@@ -93,9 +93,7 @@ def tailor_run(engine, name: str, steps: int, options) -> dict:
     from engine.finetune.jobs import read_json
 
     started = engine.jobs.start(name, "smollm2-135m-instruct", "bench", options)
-    for _ in engine.jobs.follow(started.id, interval=2):
-        pass
-    job = engine.jobs.get(started.id)
+    job = engine.jobs.wait(started.id)
     assert job.status == "done", job.message
     rows = [h for h in job.history if "loss" in h]
     (t0, n0), (t1, n1) = (

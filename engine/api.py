@@ -79,6 +79,7 @@ class Engine:
         self.adapters = Adapters(self.workspace)
         self.jobs = Jobs(self)
         self._loaded: LoadedModel | None = None
+        self._tokenizers: dict = {}  # model path → ChatTokenizer (vocabulary only)
         self._load_lock = threading.Lock()
 
     # -- set-up ------------------------------------------------------------------------------
@@ -137,7 +138,10 @@ class Engine:
         from engine.models.runtime import ChatTokenizer
 
         model = self.models.get(name)
-        return ChatTokenizer(model.path, model.info.chat_template).count
+        key = str(model.path)
+        if key not in self._tokenizers:
+            self._tokenizers[key] = ChatTokenizer(model.path, model.info.chat_template)
+        return self._tokenizers[key].count
 
     def is_loaded(self, name: str, adapter: str | None = None) -> bool:
         loaded = self._loaded
@@ -290,6 +294,9 @@ class Engine:
         )
 
     def close(self) -> None:
+        for tokenizer in self._tokenizers.values():
+            tokenizer.close()
+        self._tokenizers.clear()
         if self._loaded is not None:
             self._loaded.close()
         self._loaded = None

@@ -184,8 +184,7 @@ def main() -> None:
         "Router FAQ",
         TrainOptions(max_steps=16, save_every=4, learning_rate=5e-4, validation_fraction=0.25),
     )
-    for _ in engine.jobs.follow(job.id, interval=2):
-        pass
+    engine.jobs.wait(job.id)
     window.show_page("finetune")
     fpage = window.pages["finetune"]
     fpage.adapter_name.setText("router-style-v2")

@@ -306,3 +306,18 @@ def test_finetune_page_trains_and_the_loss_chart_follows(window, engine, qtbot):
     qtbot.waitUntil(lambda: page.resume.isEnabled(), timeout=5_000)
     job = engine.jobs.list()[0]
     assert "Resume continues" in job.message and job.resumable
+
+
+def test_dropping_a_file_on_evaluate_or_fine_tune_imports_it(window, engine, tmp_path):
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text('{"input": "Say hi.", "answer": "hi"}\n')
+    window.show_page("evaluate")
+    window.handle_drop(cases)
+    assert engine.eval_sets.get("a note").cases[0].input == "Say hi."
+    window.show_page("finetune")
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"instruction": "Say hi.", "output": "hi"}\n{"instruction": "x"}\n')
+    window.handle_drop(rows)  # the second row has no answer: refused, nothing saved
+    box = window.findChild(QMessageBox, "errorDialog")
+    assert box is not None and "line 2: no assistant turn" in box.text()
+    assert engine.datasets.names() == []

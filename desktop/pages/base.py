@@ -38,6 +38,25 @@ def create_named(parent: QWidget, title: str, create) -> str | None:
     return name.strip()
 
 
+def import_named(parent: QWidget, title: str, path, do_import):
+    """Ask for a name (the file's stem by default) and call ``do_import(name, path)``; a
+    refused file becomes a dialog. Returns the name, or None if nothing was imported."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from desktop.errors import show_error
+    from engine.errors import TailorError
+
+    name, ok = QInputDialog.getText(parent, title, "Name:", text=path.stem)
+    if not ok or not name.strip():
+        return None
+    try:
+        do_import(name.strip(), path)
+    except TailorError as exc:
+        show_error(parent, exc)
+        return None
+    return name.strip()
+
+
 def page_header(title: str, intro: str) -> QWidget:
     box = QWidget()
     layout = QVBoxLayout(box)

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
-from desktop.pages.base import fill_combo, page_header
+from desktop.pages.base import fill_combo, import_named, page_header
 from desktop.worker import Job
 from engine import bundled
 from engine.errors import TailorError
@@ -308,18 +308,12 @@ class EvaluatePage(QWidget):
         if path:
             self.import_path(Path(path))
 
-    def import_path(self, path: Path, name: str | None = None) -> None:
-        if name is None:
-            name, ok = QInputDialog.getText(self, "Import evaluation set", "Name:", text=path.stem)
-            if not ok or not name.strip():
-                return
-        try:
-            v = self.engine.eval_sets.import_file(name.strip(), path)
-        except TailorError as exc:
-            show_error(self, exc)
-            return
-        self.refresh()
-        self.status_message.emit(f"Imported {len(v.cases)} cases as {v.label}.")
+    def import_path(self, path: Path) -> None:
+        name = import_named(self, "Import evaluation set", path, self.engine.eval_sets.import_file)
+        if name:
+            self.refresh()
+            v = self.engine.eval_sets.get(name)
+            self.status_message.emit(f"Imported {len(v.cases)} cases as {v.label}.")
 
     def _from_examples(self) -> None:
         sources = [f"Example set: {n}" for n in self.engine.examples.names()] + [

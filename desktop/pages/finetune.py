@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
-from desktop.pages.base import RungPage, fill_combo
+from desktop.pages.base import RungPage, fill_combo, import_named
 from desktop.state import AssistantState
 from desktop.worker import Job
 from engine.errors import TailorError
@@ -49,6 +49,7 @@ class FinetunePage(RungPage):
         self.state = state
         self.engine = state.engine
         self.shown_job: int | None = None
+        self._lengths: dict[tuple[str, str], list[int]] = {}  # (dataset, model) → token counts
 
         use = QGroupBox("This assistant")
         u = QVBoxLayout(use)
@@ -286,13 +287,15 @@ class FinetunePage(RungPage):
             return
         from engine.finetune.datasets import length_stats
 
-        try:
-            counter = self.engine.token_counter(self.base.currentText() or self.state.draft.model)
-            rows = self.engine.datasets.get(name)
-        except TailorError as exc:
-            self.data_stats.setText(str(exc))
-            return
-        stats = length_stats([counter(c) for c in rows], self.seq.value())
+        base = self.base.currentText() or self.state.draft.model
+        if (name, base) not in self._lengths:  # a saved dataset never changes: count once
+            try:
+                counter = self.engine.token_counter(base)
+                self._lengths[name, base] = [counter(c) for c in self.engine.datasets.get(name)]
+            except TailorError as exc:
+                self.data_stats.setText(str(exc))
+                return
+        stats = length_stats(self._lengths[name, base], self.seq.value())
         text = stats.summary()
         if stats.warning:
             text += f"<br><b>Note:</b> {stats.warning}"
@@ -305,18 +308,11 @@ class FinetunePage(RungPage):
         if path:
             self.import_path(Path(path))
 
-    def import_path(self, path: Path, name: str | None = None) -> None:
-        if name is None:
-            name, ok = QInputDialog.getText(self, "Import training data", "Name:", text=path.stem)
-            if not ok or not name.strip():
-                return
-        try:
-            self.engine.datasets.import_file(name.strip(), path)
-        except TailorError as exc:
-            show_error(self, exc)
-            return
-        self.refresh()
-        self.dataset.setCurrentText(name.strip())
+    def import_path(self, path: Path) -> None:
+        name = import_named(self, "Import training data", path, self.engine.datasets.import_file)
+        if name:
+            self.refresh()
+            self.dataset.setCurrentText(name)
 
     def _from_examples(self) -> None:
         names = self.engine.examples.names()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -94,6 +95,7 @@ METRICS = [
 ]
 METRIC = {x.key: x for x in METRICS}
 SPEED_KEYS = {x.key for x in METRICS if x.group == "speed"}
+JUDGED = {"judge", "judge_unparsed"}  # a result the judge has seen (scored or not)
 
 
 def score_case(case: Case, response: str, ranking: list[str] | None, k: int) -> dict:
@@ -228,9 +230,9 @@ class EvalRuns:
         self._set_status(run_id, "done")
         yield progress("done", "Finished")
 
-    def run_to_end(self, run_id: int, cancel: CancelToken | None = None) -> None:
-        for _ in self.run(run_id, cancel):
-            pass
+    def run_to_end(self, run_id: int, cancel: CancelToken | None = None) -> RunProgress:
+        """Run :meth:`run` to the end (headless use); return the final progress."""
+        return deque(self.run(run_id, cancel), maxlen=1)[0]
 
     def _warm_up(self, config: AssistantConfig) -> None:
         self.engine.load_model(config.model, config.adapter)
@@ -301,7 +303,7 @@ class EvalRuns:
         ).fetchall()
         for row in rows:
             scores = json.loads(row["scores"])
-            if "judge" in scores or "judge_unparsed" in scores:
+            if JUDGED & scores.keys():
                 continue
             if cancel is not None and cancel.cancelled:
                 yield None
@@ -336,7 +338,8 @@ class EvalRuns:
 
     # -- reading results ---------------------------------------------------------------------
 
-    def list(self) -> list[dict]:
+    def list(self, run_id: int | None = None) -> list[dict]:
+        """Runs, newest first (or just ``run_id``), with their set and progress counts."""
         rows = self.ws.db.execute(
             "SELECT r.id, r.status, r.message, r.created_at, r.finished_at, s.name AS set_name, "
             "v.version AS set_version, "
@@ -345,7 +348,8 @@ class EvalRuns:
             "(SELECT COUNT(*) FROM eval_results x JOIN eval_run_configs c ON c.id = "
             "x.run_config_id WHERE c.run_id = r.id) AS results "
             "FROM eval_runs r JOIN eval_set_versions v ON v.id = r.set_version_id "
-            "JOIN eval_sets s ON s.id = v.set_id ORDER BY r.id DESC"
+            "JOIN eval_sets s ON s.id = v.set_id WHERE ? IS NULL OR r.id = ? ORDER BY r.id DESC",
+            (run_id, run_id),
         )
         out = []
         for r in rows:
@@ -355,10 +359,8 @@ class EvalRuns:
         return out
 
     def get(self, run_id: int) -> dict:
-        for run in self.list():
-            if run["id"] == run_id:
-                return run | {"options": RunOptions(**json.loads(self._run_row(run_id)["options"]))}
-        raise NotFound(f"No evaluation run {run_id}.")
+        options = RunOptions(**json.loads(self._run_row(run_id)["options"]))
+        return self.list(run_id)[0] | {"options": options}
 
     def configs(self, run_id: int) -> list[dict]:
         rows = self.ws.db.execute(
@@ -389,6 +391,7 @@ class EvalRuns:
         )
         out = []
         for r in rows:
+            scores = json.loads(r["scores"])
             out.append(
                 {
                     "case": r["case_key"],
@@ -403,8 +406,8 @@ class EvalRuns:
                     "prompt": json.loads(r["prompt"]),
                     "sources": json.loads(r["sources"]),
                     "retrieved": json.loads(r["retrieved"]),
-                    "scores": {k: v for k, v in json.loads(r["scores"]).items() if k in METRIC},
-                    "judge_reply": json.loads(r["scores"]).get("judge_reply"),
+                    "scores": {k: v for k, v in scores.items() if k in METRIC},
+                    "judge_reply": scores.get("judge_reply"),
                     "stats": json.loads(r["stats"]),
                 }
             )
@@ -523,7 +526,7 @@ class EvalRuns:
             "ON rc.id = r.run_config_id WHERE rc.run_id = ?",
             (run_id,),
         )
-        return sum(1 for r in rows if '"judge' in r["scores"])
+        return sum(1 for r in rows if JUDGED & json.loads(r["scores"]).keys())
 
     def _store(self, config_id: int, case_id: int, result: dict) -> None:
         self.ws.db.execute(

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -412,6 +413,10 @@ class Jobs:
                 return
             time.sleep(interval)
 
+    def wait(self, job_id: int, interval: float = 2.0) -> JobInfo:
+        """Follow a job until it ends (headless use); return its final state."""
+        return deque(self.follow(job_id, interval), maxlen=1)[0]
+
     def delete(self, job_id: int) -> None:
         import shutil
 
@@ -439,12 +444,11 @@ class Jobs:
             started = (folder / "state.json").stat().st_mtime if folder.exists() else 0
             if time.time() - started > 20 or state.get("pid"):
                 status = "interrupted"
-        history = []
         try:
             with (folder / "progress.jsonl").open(encoding="utf-8") as f:
                 history = [json.loads(line) for line in f if line.strip().endswith("}")]
-        except (OSError, json.JSONDecodeError):
-            pass
+        except (OSError, json.JSONDecodeError):  # no step logged yet
+            history = []
         message = state.get("message", "")
         if status == "interrupted" and not message:
             message = (
