@@ -30,6 +30,7 @@ from desktop.pages.finetune import FinetunePage
 from desktop.pages.knowledge import KnowledgePage
 from desktop.pages.models import ModelsPage
 from desktop.pages.prompt import PromptPage
+from desktop.pages.raft import RaftPage
 from desktop.pages.settings import SettingsPage
 from desktop.state import AssistantState
 from desktop.widgets.chat import ChatPanel
@@ -44,6 +45,7 @@ NAV = [
     ("examples", "Examples", 2),
     ("knowledge", "Knowledge", 3),
     ("finetune", "Fine-tune", 4),
+    ("raft", "RAFT", 5),
     None,
     ("evaluate", "Evaluate", None),
     None,
@@ -71,6 +73,7 @@ class MainWindow(QMainWindow):
             "examples": ExamplesPage(self.state),
             "knowledge": KnowledgePage(self.state),
             "finetune": FinetunePage(self.state),
+            "raft": RaftPage(self.state),
             "evaluate": EvaluatePage(engine),
             "models": ModelsPage(engine),
             "settings": SettingsPage(engine),
@@ -163,6 +166,10 @@ class MainWindow(QMainWindow):
         self.chat.status.connect(self.status_text.setText)
         self.pages["knowledge"].status_message.connect(self.status_text.setText)
         self.pages["evaluate"].status_message.connect(self.status_text.setText)
+        raft = self.pages["raft"]
+        raft.status_message.connect(self.status_text.setText)
+        raft.train_requested.connect(self._train_raft)
+        raft.run_started.connect(self._run_comparison)
         self.pages["models"].models_changed.connect(self.pages["prompt"].refresh_models)
         self.pages["prompt"].history_button.clicked.connect(self.open_history)
         self.pages["prompt"].save_button.clicked.connect(self.save_version)
@@ -248,6 +255,14 @@ class MainWindow(QMainWindow):
 
     def show_page(self, key: str) -> None:
         self.nav.setCurrentItem(self._nav_items[key])
+
+    def _train_raft(self, dataset: str) -> None:
+        self.show_page("finetune")
+        self.pages["finetune"].select_dataset(dataset)
+
+    def _run_comparison(self, run_id: int) -> None:
+        self.show_page("evaluate")
+        self.pages["evaluate"].start_existing(run_id)
 
     def current_page_key(self) -> str:
         item = self.nav.currentItem()
@@ -382,9 +397,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         knowledge = self.pages["knowledge"]
         knowledge.stop_watching()
-        for job in (self.chat.job, knowledge.job, self.pages["evaluate"].job):
+        jobs = (self.chat.job, knowledge.job, self.pages["evaluate"].job, self.pages["raft"].job)
+        for job in jobs:
             if job is not None:
-                # Indexing resumes where it stopped on the next run; nothing is lost.
+                # Indexing, evaluation runs and RAFT drafting resume where they stopped.
                 job.cancel()
                 job.wait(10)
         super().closeEvent(event)

@@ -23,9 +23,11 @@ from engine.embeddings import Embedder
 from engine.evaluation.runs import EvalRuns
 from engine.evaluation.sets import EvalSets
 from engine.examples import ExampleSets
+from engine.finetune import raft
 from engine.finetune.adapters import Adapters
 from engine.finetune.datasets import Datasets
 from engine.finetune.jobs import Jobs
+from engine.finetune.raft import RaftBuilds
 from engine.knowledge import answering
 from engine.knowledge.bases import KnowledgeBases
 from engine.models.library import Model, ModelLibrary
@@ -78,6 +80,7 @@ class Engine:
         self.datasets = Datasets(self.workspace)
         self.adapters = Adapters(self.workspace)
         self.jobs = Jobs(self)
+        self.raft = RaftBuilds(self)
         self._loaded: LoadedModel | None = None
         self._tokenizers: dict = {}  # model path → ChatTokenizer (vocabulary only)
         self._load_lock = threading.Lock()
@@ -183,7 +186,10 @@ class Engine:
         budget: int = 0,
     ) -> tuple[list[dict], list]:
         """The exact messages a reply to ``message`` is generated from, and the retrieved
-        passages packed into them (Level 3) to fit ``budget`` tokens."""
+        passages packed into them (Level 3) to fit ``budget`` tokens. A RAFT adapter gets the
+        format it was trained on: its system prompt, passages in ``<DOCUMENT>`` blocks."""
+        if self.is_raft(config):
+            return self._raft_messages(history, message, hits or [], count_tokens, budget)
         demos = []
         if config.example_set:
             demos = self.few_shot.select(
@@ -196,6 +202,21 @@ class Engine:
         kept = answering.pack(message, hits, count_tokens, budget - used)
         content = answering.question_with_sources(message, kept) if kept else message
         return build_messages(config.system_prompt, demos, history, content), kept
+
+    def is_raft(self, config: AssistantConfig) -> bool:
+        return bool(config.adapter) and self.adapters.get(config.adapter).kind == "raft"
+
+    @staticmethod
+    def _raft_messages(history, message, hits, count_tokens, budget):
+        def render(question, kept):
+            return raft.format_prompt(question, [h.text for h in kept])
+
+        base = build_messages(raft.SYSTEM_PROMPT, [], history, "")
+        kept = []
+        if hits:
+            used = count_tokens("\n".join(m["content"] for m in base)) + 16 * len(base)
+            kept = answering.pack(message, hits, count_tokens, budget - used, render)
+        return build_messages(raft.SYSTEM_PROMPT, [], history, render(message, kept)), kept
 
     def chat(
         self,
@@ -233,7 +254,9 @@ class Engine:
             # Passages unrelated to the question only distract a small model: drop them, and
             # say so plainly when nothing is left rather than let the model invent.
             threshold = self.knowledge.config(config.knowledge_base).min_similarity
-            hits = [h for h in hits if h.similarity >= threshold]
+            relevant = [h for h in hits if h.similarity >= threshold]
+            # A RAFT adapter was trained to ignore distractors: it gets all k passages.
+            hits = hits if relevant and self.is_raft(config) else relevant
             if not hits:
                 reply = self._canned(answering.not_found_message(config.knowledge_base), message)
                 yield TokenEvent(reply.text)

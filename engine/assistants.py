@@ -40,13 +40,15 @@ class AssistantConfig(BaseModel):
     )
     knowledge_base: str | None = None
     retrieval_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
-    adapter: str | None = None  # a LoRA adapter trained on ``model`` (Level 4)
+    # A LoRA adapter trained on ``model``: Level 4; with a knowledge base too, Level 5 (a RAFT
+    # adapter is then prompted exactly as it was trained, documents in <DOCUMENT> blocks).
+    adapter: str | None = None
 
     @property
     def level(self) -> int:
         """The highest rung of the ladder this configuration uses."""
         if self.adapter:
-            return 4
+            return 5 if self.knowledge_base else 4
         if self.knowledge_base:
             return 3
         return 2 if self.example_set else 1

@@ -205,6 +205,89 @@ def main() -> None:
     shot(compare, "4b-compare-base")
     compare.close()
 
+    # Level 5: RAFT on a folder of made-up facts — drafted by the bundled model, reviewed,
+    # trained, served with its knowledge base, compared with Levels 3 and 4.
+    from desktop.pages.raft import ReviewDialog
+    from engine.assistants import AssistantConfig
+    from engine.finetune import raft
+    from engine.finetune.raft import RaftDraft, RaftOptions
+    from tests import raft_facts
+
+    facts = raft_facts.build(Path(os.environ["TAILOR_HOME"]) / "Team facts")
+    engine.knowledge.create("Team facts")
+    engine.knowledge.add_roots("Team facts", [facts])
+    engine.knowledge.update("Team facts")
+    options = RaftOptions(
+        knowledge_base="Team facts",
+        writer="smollm2-135m-instruct",
+        questions_per_chunk=2,
+        distractors=2,
+        holdout=0.15,
+    )
+    engine.raft.create("facts-raft", options)
+    engine.raft.draft_to_end("facts-raft")
+    window.show_page("raft")
+    settle(300)
+    shot(window, "4c-raft")
+    review = ReviewDialog(engine, "facts-raft", window)
+    review.show()
+    shot(review, "4d-raft-review")
+    review.close()
+    by_file = {Path(c.source).name: c for c in engine.knowledge.chunks("Team facts")}
+    engine.raft.save_drafts(
+        "facts-raft",
+        [
+            RaftDraft(
+                by_file[f].id,
+                by_file[f].source,
+                q,
+                a,
+                raft.extract_reasoning(a, by_file[f].text),
+                "extract",
+            )
+            for f, pairs in raft_facts.QA.items()
+            for q, a in pairs
+        ],
+    )
+    engine.raft.save("facts-raft")
+    for name, data, steps in (
+        ("facts-l5", "facts-raft", 40),
+        ("facts-l4", "facts-raft (no documents)", 30),
+    ):
+        job = engine.jobs.start(
+            name,
+            "smollm2-135m-instruct",
+            data,
+            TrainOptions(max_steps=steps, learning_rate=5e-4, validation_fraction=0.0),
+        )
+        engine.jobs.wait(job.id)
+    engine.assistants.create(
+        "Team facts expert",
+        AssistantConfig(
+            model="smollm2-135m-instruct",
+            adapter="facts-l5",
+            knowledge_base="Team facts",
+            retrieval_k=3,
+            temperature=0.0,
+            max_tokens=96,
+        ),
+    )
+    window._fill_assistants(select="Team facts expert")
+    window.show_page("raft")
+    settle(300)
+    ask("Who designed the Zebra protocol?")
+    last = window.chat.lines.itemAt(window.chat.lines.count() - 2).widget()
+    last.reasoning_button.click()
+    shot(window, "4e-raft-chat")
+    run_id = engine.raft.compare("facts-raft", "facts-l5", "facts-l4", (2, 5))
+    engine.evals.run_to_end(run_id)
+    window.show_page("evaluate")
+    epage.show_run(run_id)
+    epage.tabs.setCurrentIndex(1)
+    shot(window, "4f-raft-scoreboard")
+    epage.tabs.setCurrentIndex(0)
+    window._fill_assistants(select=DEFAULT_ASSISTANT)
+
     for key, name in [
         ("models", "6-models"),
         ("settings", "7-settings"),

@@ -321,3 +321,88 @@ def test_dropping_a_file_on_evaluate_or_fine_tune_imports_it(window, engine, tmp
     box = window.findChild(QMessageBox, "errorDialog")
     assert box is not None and "line 2: no assistant turn" in box.text()
     assert engine.datasets.names() == []
+
+
+def test_raft_page_builds_reviews_and_saves(window, qtbot, engine, tmp_path, monkeypatch):
+    """The RAFT page: a new build drafts in the background with progress, the review table
+    re-checks quotes as cells are edited, and saving makes the datasets and the eval set."""
+    from desktop.pages.raft import BuildDialog, ReviewDialog
+    from tests import raft_facts
+
+    raft_facts.build(tmp_path / "docs")
+    engine.knowledge.create("facts")
+    engine.knowledge.add_roots("facts", [tmp_path / "docs"])
+    engine.knowledge.update("facts")
+    window.show_page("raft")
+    page = window.pages["raft"]
+    assert "No RAFT data yet" in page.build_info.text()
+    assert not page.use.isEnabled()  # no RAFT adapter yet: Level 5 is not available
+    dialog = BuildDialog(engine, page)
+    qtbot.addWidget(dialog)
+    dialog.name.setText("facts-raft")
+    dialog.reasoning.setCurrentIndex(dialog.reasoning.findData("extract"))
+    dialog.distractors.setValue(2)
+    dialog._ok()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    page._fill_builds()
+    seen = []
+    page.start_drafting("facts-raft")
+    page.job.event.connect(lambda p: seen.append(p.done))
+    qtbot.waitUntil(lambda: page.job is None, timeout=240_000)
+    assert seen[-1] == 8 and page.progress.value() == 8
+    assert page.review.isEnabled() and "Review and save" in page.build_info.text()
+
+    review = ReviewDialog(engine, "facts-raft", page)
+    qtbot.addWidget(review)
+    table = review.table
+    n = table.rowCount()
+    assert n > 0
+    usable = [i for i in range(n) if table.item(i, 0).text().startswith("✓")]
+    assert usable, "the bundled writer gave no usable draft"
+    row = usable[0]
+    table.item(row, 3).setText("##begin_quote##Invented words.##end_quote##\n<ANSWER>: x")
+    assert table.item(row, 0).text() == "✗ a quote is not in the passage"
+    table.item(row, 1).setText("")
+    assert table.item(row, 0).text() == "✗ no question written"
+    table.selectRow(row)
+    review._remove_rows()
+    assert table.rowCount() == n - 1
+    shown = []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: shown.append(a[2]))
+    review._save()
+    assert shown and "training examples" in shown[0]
+    page._fill_builds()
+    assert page.builds.topLevelItem(0).text(2).startswith("saved")
+    assert engine.datasets.kind("facts-raft") == "raft"
+    assert page.train.isEnabled()
+    page.train.click()
+    assert window.current_page_key() == "finetune"
+    assert window.pages["finetune"].dataset.currentText() == "facts-raft"
+
+
+def test_raft_reply_shows_the_answer_and_folds_linked_quotes(qtbot):
+    from desktop.widgets.chat import MessageBubble
+
+    text = (
+        "The document that answers this says: ##begin_quote##The Zebra protocol uses port "
+        "7431.##end_quote## and ##begin_quote##made up##end_quote## So the answer is 7431.\n"
+        "<ANSWER>: 7431"
+    )
+    bubble = MessageBubble("assistant", text)
+    qtbot.addWidget(bubble)
+    source = {
+        "n": 2,
+        "source": "/docs/zebra.md",
+        "text": "The Zebra protocol uses port 7431. It was designed by Marguerite Okafor.",
+        "page": None,
+        "heading": None,
+    }
+    bubble.finish({"prompt_tokens": 10, "completion_tokens": 5}, {"sources": [source]})
+    assert bubble.body.text() == "7431"
+    assert bubble.reasoning_button.text() == "Reasoning (2 quotes)"
+    folded = bubble.reasoning.text()
+    assert '<a href="/docs/zebra.md">[2]</a>' in folded
+    assert "not in the retrieved passages" in folded  # the invented quote is flagged
+    assert bubble.reasoning.isHidden()
+    bubble.reasoning_button.click()
+    assert not bubble.reasoning.isHidden()

@@ -392,6 +392,12 @@ class EvaluatePage(QWidget):
             return
         self._start(run_id)
 
+    def start_existing(self, run_id: int) -> None:
+        """Run (or finish) a run created elsewhere, e.g. the RAFT page's comparison."""
+        self.refresh()
+        self.tabs.setCurrentIndex(0)
+        self._start(run_id)
+
     def _start(self, run_id: int) -> None:
         if self.job is not None and self.job.running:
             show_error(self, "An evaluation is already running; cancel it or wait.")

@@ -301,6 +301,10 @@ class FinetunePage(RungPage):
             text += f"<br><b>Note:</b> {stats.warning}"
         self.data_stats.setText(text)
 
+    def select_dataset(self, name: str) -> None:
+        self.refresh()
+        self.dataset.setCurrentText(name)
+
     def _import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self, "Import training data", "", "Training data (*.jsonl *.json *.csv *.parquet)"

@@ -107,6 +107,22 @@ class MessageBubble(QFrame):
         self.sources_button.clicked.connect(
             lambda: self.sources.setVisible(not self.sources.isVisible())
         )
+        # RAFT replies: the answer stays in the body; the reasoning with its quotes folds here.
+        self.reasoning_button = QPushButton()
+        self.reasoning_button.setFlat(True)
+        self.reasoning_button.setObjectName("inspectButton")
+        self.reasoning_button.hide()
+        self.footer.insertWidget(1, self.reasoning_button)
+        self.reasoning = QLabel()
+        self.reasoning.setObjectName("sourcesLabel")
+        self.reasoning.setWordWrap(True)
+        self.reasoning.setOpenExternalLinks(False)
+        self.reasoning.linkActivated.connect(_open_file)
+        self.reasoning.hide()
+        layout.insertWidget(layout.indexOf(self.sources), self.reasoning)
+        self.reasoning_button.clicked.connect(
+            lambda: self.reasoning.setVisible(not self.reasoning.isVisible())
+        )
         self._prompt: dict = {}
         self.inspect.clicked.connect(self._open_inspector)
 
@@ -124,6 +140,7 @@ class MessageBubble(QFrame):
         self._prompt = prompt
         self.inspect.setVisible(bool(prompt.get("messages")))
         sources = prompt.get("sources") or []
+        self._fold_reasoning(sources)
         if sources:
             from engine.knowledge.answering import source_label
 
@@ -141,8 +158,49 @@ class MessageBubble(QFrame):
             self.sources_button.show()
             self.sources.show()
 
+    def _fold_reasoning(self, sources: list[dict]) -> None:
+        """A reply ending in ``<ANSWER>: …`` (RAFT) shows that answer prominently; the reasoning
+        folds beneath, each quote marked and linked to the retrieved passage it came from."""
+        from engine.finetune import raft
+
+        text = self.body.text()
+        if raft.ANSWER_TAG not in text:
+            return
+        reasoning, answer = raft.split_answer(text)
+        self.body.setText(answer or "(no answer after <ANSWER>:)")
+        self.body.setObjectName("bubbleAnswer")
+        self.body.setStyleSheet("font-weight: 600;")
+        self.reasoning.setText(reasoning_html(reasoning, sources))
+        n = len(raft.quotes(reasoning))
+        self.reasoning_button.setText(f"Reasoning ({n} quote{'s' if n != 1 else ''})")
+        self.reasoning_button.show()
+
     def _open_inspector(self) -> None:
         PromptInspector(self._prompt, self).exec()
+
+
+def reasoning_html(reasoning: str, sources: list[dict]) -> str:
+    """Reasoning as HTML: each ``##begin_quote##…##end_quote##`` becomes a marked quote with a
+    link to the first source passage that contains it (or a note that none does)."""
+    from engine.finetune import raft
+
+    def norm(t: str) -> str:
+        return " ".join(t.split())
+
+    out, pos = [], 0
+    for match in raft.QUOTE.finditer(reasoning):
+        out.append(html.escape(reasoning[pos : match.start()]))
+        quote = match.group(1).strip()
+        where = next((s for s in sources if norm(quote) in norm(s["text"])), None)
+        link = (
+            f' <a href="{html.escape(where["source"], quote=True)}">[{where["n"]}]</a>'
+            if where
+            else " <span style='color:#888'>(not in the retrieved passages)</span>"
+        )
+        out.append(f"<span style='background:#fff3c4'>“{html.escape(quote)}”</span>{link}")
+        pos = match.end()
+    out.append(html.escape(reasoning[pos:]))
+    return "<p style='margin:6px 0'>" + "".join(out).replace("\n", "<br>") + "</p>"
 
 
 def _open_file(path: str) -> None:

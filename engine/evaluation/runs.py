@@ -22,6 +22,7 @@ from engine.errors import InvalidData, NotFound, TailorError
 from engine.evaluation import judge as judge_mod
 from engine.evaluation import metrics as m
 from engine.evaluation.sets import Case, EvalSets
+from engine.finetune.raft import final_answer
 from engine.models.runtime import CancelToken, Reply, SamplingParams
 
 
@@ -100,7 +101,8 @@ JUDGED = {"judge", "judge_unparsed"}  # a result the judge has seen (scored or n
 
 def score_case(case: Case, response: str, ranking: list[str] | None, k: int) -> dict:
     """The answer metrics (and retrieval metrics when both reference documents and a ranking
-    exist) for one case."""
+    exist) for one case. A reply with a ``<ANSWER>:`` tail (RAFT) is scored on that answer."""
+    response = final_answer(response)
     scores: dict[str, float] = {}
     if case.references:
         scores["em"] = m.exact_match(response, case.references)

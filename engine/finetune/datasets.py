@@ -184,11 +184,15 @@ class Datasets:
         return [
             dict(r)
             for r in self.ws.db.execute(
-                "SELECT name, rows, source, created_at FROM datasets ORDER BY name"
+                "SELECT name, rows, source, kind, created_at FROM datasets ORDER BY name"
             )
         ]
 
-    def save(self, name: str, conversations: list[list[dict]], source: str = "") -> Path:
+    def save(
+        self, name: str, conversations: list[list[dict]], source: str = "", kind: str = "chat"
+    ) -> Path:
+        """Save a dataset; ``kind`` is "chat", or "raft" for retrieval-style examples (an
+        adapter trained on one is a RAFT adapter, served with its documents)."""
         name = name.strip()
         if not name:
             raise TailorError("A dataset needs a name.")
@@ -208,8 +212,8 @@ class Datasets:
                 f.write(json.dumps({"messages": c}, ensure_ascii=False) + "\n")
         tmp.replace(path)
         self.ws.db.execute(
-            "INSERT INTO datasets(name, path, rows, source) VALUES (?, ?, ?, ?)",
-            (name, str(path), len(conversations), source),
+            "INSERT INTO datasets(name, path, rows, source, kind) VALUES (?, ?, ?, ?, ?)",
+            (name, str(path), len(conversations), source, kind),
         )
         return path
 
@@ -230,6 +234,9 @@ class Datasets:
             rows.append(turns)
         self.save(name, rows, "From an example set")
         return len(rows)
+
+    def kind(self, name: str) -> str:
+        return self._row(name)["kind"]
 
     def path(self, name: str) -> Path:
         return Path(self._row(name)["path"])

@@ -317,6 +317,8 @@ class Jobs:
                 "options": options.model_dump(),
                 "hf_cache": str(self.ws.home / "cache" / "hf" / _safe(base_model)),
                 "home": str(self.ws.home),
+                # An adapter trained on retrieval-style data is served with its documents.
+                "kind": "raft" if self.engine.datasets.kind(dataset) == "raft" else "lora",
             },
         )
         write_json(folder / "state.json", {"status": "queued", "step": 0, "total_steps": 0})

@@ -37,12 +37,17 @@ def question_with_sources(question: str, hits: list[Hit]) -> str:
 
 
 def pack(
-    question: str, hits: list[Hit], count_tokens: Callable[[str], int], budget: int
+    question: str,
+    hits: list[Hit],
+    count_tokens: Callable[[str], int],
+    budget: int,
+    render: Callable[[str, list[Hit]], str] = question_with_sources,
 ) -> list[Hit]:
-    """The best-ranked hits that fit in ``budget`` tokens, in rank order."""
+    """The best-ranked hits that fit in ``budget`` tokens (as ``render`` lays them out), in
+    rank order."""
     kept: list[Hit] = []
     for hit in hits:
-        if count_tokens(question_with_sources(question, [*kept, hit])) > budget:
+        if count_tokens(render(question, [*kept, hit])) > budget:
             break
         kept.append(hit)
     return kept

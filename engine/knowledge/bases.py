@@ -398,23 +398,33 @@ class KnowledgeBases:
         """Run :meth:`index` to the end (headless use); return the final progress."""
         return deque(self.index(name, cancel), maxlen=1)[0]
 
-    def sample(self, name: str, n: int, seed: int = 0, min_chars: int = 200) -> list[Hit]:
-        """Up to ``n`` chunks of the active index, drawn at random (reproducibly for a seed),
-        preferring chunks with at least ``min_chars`` characters of text."""
+    def chunks(self, name: str, folder: str | None = None) -> list[Hit]:
+        """Every chunk of the active index (only those from files under ``folder``, if given),
+        in id order."""
         kb = self._row(name)
         if kb["active_index"] is None:
             raise TailorError(f"Knowledge base '{name}' has no index yet: add a folder first.")
         table = self._table(kb["id"], kb["active_index"]).table
         columns = ["id", "source", "text", "page", "heading", "start", "end"]
-        rows = table.search().select(columns).limit(table.count_rows()).to_list()
+        query = table.search().select(columns)
+        if folder:
+            prefix = str(Path(folder).expanduser().resolve()).replace("'", "''")
+            query = query.where(f"source LIKE '{prefix}%'")
+        rows = query.limit(max(1, table.count_rows())).to_list()
         rows.sort(key=lambda r: r["id"])
-        long = [r for r in rows if len(r["text"]) >= min_chars]
+        return [Hit(**r, score=0.0, similarity=1.0) for r in rows]
+
+    def sample(self, name: str, n: int, seed: int = 0, min_chars: int = 200) -> list[Hit]:
+        """Up to ``n`` chunks of the active index, drawn at random (reproducibly for a seed),
+        preferring chunks with at least ``min_chars`` characters of text."""
+        rows = self.chunks(name)
+        long = [r for r in rows if len(r.text) >= min_chars]
         rng = random.Random(seed)
         picked = rng.sample(long, min(n, len(long)))
         if len(picked) < n:
-            rest = [r for r in rows if len(r["text"]) < min_chars]
+            rest = [r for r in rows if len(r.text) < min_chars]
             picked += rng.sample(rest, min(n - len(picked), len(rest)))
-        return [Hit(**r, score=0.0, similarity=1.0) for r in picked]
+        return picked
 
     def chunk_ids(self, name: str) -> list[str]:
         kb = self._row(name)

@@ -1,0 +1,277 @@
+"""Level 5, RAFT, on real data (issue: RAFT). Run:
+
+    .venv/bin/python bench/raft.py                    # the defaults below
+    .venv/bin/python bench/raft.py --questions 120 --steps 60 --eval 30   # quicker
+
+1. SQuAD v1.1 dev articles (``../shared/data/squad``) written out as documents and indexed
+   into a knowledge base through Tailor's ingestion path.
+2. Drafting speed: Tailor's RAFT builder (the bundled model writing one question and its quoted
+   reasoning per passage) against the raw llama-cpp-python library sending the same messages
+   with the same settings, on the same passages, in the same run → seconds per passage, ratio.
+3. Quality: the bundled 135M model's questions are too poor to measure training with, so the
+   drafts are SQuAD's own human-written questions (what a careful review would leave), placed
+   on the chunk holding the answer, with reasoning quoting that chunk's sentence. Saved through
+   ``RaftBuilds.save`` twice — hard and random distractors — plus the same questions without
+   documents. Three adapters are trained with the job runner (same steps and settings), then
+   one evaluation run on the held-out questions: Level 3 (base + RAG), Level 4 (plain
+   fine-tune), Level 5 (RAFT + RAG, hard negatives) at 2, 5 and 10 retrieved passages, and
+   Level 5 with random negatives at 5.
+Results go to ``bench/results/raft.json``; the README quotes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1-part-a.json"
+RESULTS = ROOT / "bench" / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--articles", type=int, default=4)
+    parser.add_argument("--questions", type=int, default=240, help="SQuAD questions used")
+    parser.add_argument("--eval", type=int, default=40, help="held-out questions")
+    parser.add_argument("--steps", type=int, default=80)
+    parser.add_argument("--speed-passages", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="tailor-bench-raft-"))
+    os.environ["TAILOR_HOME"] = str(home)
+    from engine.api import Engine
+    from engine.finetune import raft
+    from engine.finetune.jobs import TrainOptions
+    from engine.finetune.raft import RaftDraft, RaftOptions
+
+    data = json.loads(DATA.read_text(encoding="utf-8"))["data"][: args.articles]
+    folder = home / "squad-articles"
+    folder.mkdir()
+    questions = []  # (question, answer, context)
+    for article in data:
+        title = article["title"]
+        paragraphs = [p["context"] for p in article["paragraphs"]]
+        text = title.replace("_", " ") + "\n\n" + "\n\n".join(paragraphs)
+        (folder / f"{title}.txt").write_text(text, encoding="utf-8")
+        for p in article["paragraphs"]:
+            for qa in p["qas"]:
+                questions.append((qa["question"], qa["answers"][0]["text"], title))
+    engine = Engine(home)
+    engine.first_run()
+    model = engine.assistants.current("Default assistant").config.model
+    engine.knowledge.create("squad")
+    engine.knowledge.add_roots("squad", [folder])
+    engine.knowledge.update("squad")
+    chunks = engine.knowledge.chunks("squad")
+    print(f"{len(data)} articles → {len(chunks)} chunks, {len(questions)} questions", flush=True)
+    out: dict = {"articles": len(data), "chunks": len(chunks), "model": model}
+
+    # -- drafting speed: Tailor's builder vs the raw library, same prompts -----------------
+    from llama_cpp import Llama
+
+    from engine.synthetic import question_messages
+
+    options = RaftOptions(
+        knowledge_base="squad",
+        writer=model,
+        chunks=args.speed_passages,
+        reasoning="writer",
+        holdout=0.0,
+    )
+    engine.raft.create("speed", options)
+    t0 = time.perf_counter()
+    engine.raft.draft_to_end("speed")
+    tailor_s = (time.perf_counter() - t0) / args.speed_passages
+    drafts = engine.raft.drafts("speed")
+    loaded = engine.load_model(model)
+    raw = Llama(
+        model_path=str(loaded.options.path),
+        n_ctx=loaded.options.n_ctx,
+        n_threads=loaded.options.n_threads,
+        verbose=False,
+    )
+    by_id = {c.id: c for c in chunks}
+    picked = json.loads((home / "raft" / "speed" / "build.json").read_text())["chunks"]
+    t0 = time.perf_counter()
+    for i, cid in enumerate(picked):
+        seed = options.seed + i
+        reply = raw.create_chat_completion(
+            question_messages(by_id[cid].text), temperature=0.7, max_tokens=96, seed=seed * 1000
+        )["choices"][0]["message"]["content"]
+        q = next((d.question for d in drafts if d.chunk_id == cid and d.question), reply[:80])
+        demo, demo_reply = raft.REASONING_DEMO
+        raw.create_chat_completion(
+            [
+                {"role": "user", "content": demo},
+                {"role": "assistant", "content": demo_reply},
+                {
+                    "role": "user",
+                    "content": raft.REASONING_PROMPT.format(
+                        question=q, passage=by_id[cid].text.strip()
+                    ),
+                },
+            ],
+            temperature=0.3,
+            max_tokens=256,
+            seed=seed,
+        )
+    raw_s = (time.perf_counter() - t0) / len(picked)
+    del raw
+    kept = sum(1 for d in drafts if not d.problem)
+    out["drafting"] = {
+        "passages": args.speed_passages,
+        "tailor_s_per_passage": tailor_s,
+        "raw_s_per_passage": raw_s,
+        "ratio": tailor_s / raw_s,
+        "writer_drafts": len(drafts),
+        "writer_drafts_with_valid_quotes": kept,
+    }
+    print(json.dumps(out["drafting"]), flush=True)
+
+    # -- quality: SQuAD questions as reviewed drafts --------------------------------------
+    rng = random.Random(args.seed)
+    rng.shuffle(questions)
+    reviewed = []
+    for question, answer, title in questions:
+        holder = next(
+            (c for c in chunks if Path(c.source).stem == title and answer in c.text), None
+        )
+        reasoning = raft.extract_reasoning(answer, holder.text) if holder else None
+        if reasoning:
+            reviewed.append(
+                RaftDraft(holder.id, holder.source, question, answer, reasoning, "extract")
+            )
+        if len(reviewed) == args.questions:
+            break
+    holdout = args.eval / len(reviewed)
+    trained = {}
+    for negatives in ("hard", "random"):
+        name = f"squad-{negatives}"
+        o = RaftOptions(
+            knowledge_base="squad",
+            writer=model,
+            negatives=negatives,
+            holdout=holdout,
+            reasoning="extract",
+        )
+        engine.raft.create(name, o)
+        t0 = time.perf_counter()
+        last = engine.raft.draft_to_end(name)  # every passage, by the bundled writer
+        out.setdefault(
+            "writer_extract",
+            {
+                "passages": last.total,
+                "kept": last.kept,
+                "dropped": last.dropped,
+                "reasons": last.reasons,
+                "s": time.perf_counter() - t0,
+            },
+        )
+        # The review: the writer's drafts are replaced by SQuAD's human-written questions.
+        engine.raft.save_drafts(name, reviewed)
+        info = engine.raft.save(name)
+        trained[negatives] = info.result
+        print(name, info.result, flush=True)
+    out["dataset"] = trained
+    train_options = TrainOptions(
+        max_steps=args.steps, learning_rate=5e-4, validation_fraction=0.0, save_every=1000
+    )
+    timings = {}
+    for adapter, dataset in (
+        ("raft-hard", "squad-hard"),
+        ("raft-random", "squad-random"),
+        ("plain", "squad-hard (no documents)"),
+    ):
+        t0 = time.perf_counter()
+        job = engine.jobs.start(adapter, model, dataset, train_options)
+        job = engine.jobs.wait(job.id)
+        timings[adapter] = time.perf_counter() - t0
+        print(adapter, job.status, job.summary(), flush=True)
+        if job.status != "done":
+            raise SystemExit(f"training {adapter} failed: {job.message}")
+    out["training_s"] = timings
+
+    run_id = engine.raft.compare("squad-hard", "raft-hard", "plain", (2, 5, 10), max_tokens=96)
+    from engine.assistants import AssistantConfig
+    from engine.evaluation.runs import Target
+
+    # Level 5 with random negatives at k = 5, added to the same run's configurations.
+    cfg = AssistantConfig(
+        model=model,
+        adapter="raft-random",
+        knowledge_base="squad",
+        retrieval_k=5,
+        temperature=0.0,
+        max_tokens=96,
+    )
+    engine.assistants.create("squad-hard · Level 5 random negatives", cfg)
+    configs = engine.evals.configs(run_id)
+    targets = [Target(c["assistant"], c["version"]) for c in configs]
+    targets.append(Target("squad-hard · Level 5 random negatives"))
+    engine.evals.delete(run_id)
+    from engine.evaluation.runs import RunOptions
+
+    run_id = engine.evals.create(
+        "squad-hard (held out)", targets, RunOptions(temperature=0.0, max_tokens=96)
+    )
+    t0 = time.perf_counter()
+    engine.evals.run_to_end(run_id)
+    print(f"evaluation run {time.perf_counter() - t0:.0f} s", flush=True)
+    board = engine.evals.scoreboard(run_id)
+    rows = []
+    for b in board:
+        cfg = next(c for c in engine.evals.configs(run_id) if c["label"] == b["label"])["config"]
+        row = {
+            "label": b["label"],
+            "level": b["level"],
+            "k": cfg.retrieval_k if cfg.knowledge_base else None,
+            "adapter": cfg.adapter,
+        }
+        for key in ("em", "f1", "contains", "recall", "latency_s", "tokens_in"):
+            if key in b["metrics"]:
+                cell = b["metrics"][key]
+                row[key] = cell["value"]
+                if "low" in cell:
+                    row[key + "_ci"] = [cell["low"], cell["high"]]
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    out["scoreboard"] = rows
+    # Tailor's Level 5 path vs raw llama-cpp-python with the same adapter and messages.
+    results = [r for r in engine.evals.results(run_id) if r["level"] == 5][:10]
+    loaded = engine.load_model(model, "raft-hard")
+    raw = Llama(
+        model_path=str(loaded.options.path),
+        lora_path=str(loaded.options.lora_path),
+        n_ctx=loaded.options.n_ctx,
+        n_threads=loaded.options.n_threads,
+        verbose=False,
+    )
+    raw_lat, tailor_lat = [], []
+    for r in results:
+        t0 = time.perf_counter()
+        raw.create_chat_completion(r["prompt"]["messages"], temperature=0.0, max_tokens=96)
+        raw_lat.append(time.perf_counter() - t0)
+        tailor_lat.append(r["stats"]["latency_s"])
+    out["serving"] = {
+        "tailor_median_s": statistics.median(tailor_lat),
+        "raw_median_s": statistics.median(raw_lat),
+        "ratio": statistics.median(tailor_lat) / statistics.median(raw_lat),
+    }
+    print(json.dumps(out["serving"]), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "raft.json").write_text(json.dumps(out, indent=2))
+    engine.close()
+
+
+if __name__ == "__main__":
+    main()
