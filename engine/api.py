@@ -35,6 +35,7 @@ from engine.models.runtime import (
     CancelToken,
     LoadedModel,
     LoadOptions,
+    ModelUnloaded,
     Reply,
     SamplingParams,
     TokenEvent,
@@ -129,12 +130,34 @@ class Engine:
             if self._loaded is None or self._loaded.options != options:
                 if self._loaded is not None:
                     # Free the old one before loading the next, once no generation uses it
-                    # (an evaluation run and the chat can ask for different models).
-                    with self._loaded.lock:
-                        self._loaded.close()
+                    # (an evaluation run, RAFT drafting and the chat can ask for different
+                    # models); a task still holding it gets ModelUnloaded and loads again.
+                    self._loaded.close()
                     self._loaded = None
                 self._loaded = LoadedModel(options, model.info.chat_template)
             return self._loaded
+
+    def generate(
+        self,
+        model: str,
+        messages: list[dict],
+        params: SamplingParams,
+        cancel: CancelToken | None = None,
+    ) -> Reply:
+        """One whole reply from ``model`` (background work: question writing, RAFT drafts).
+        If another task swaps the model out meanwhile, it is loaded again and the reply
+        redone."""
+        for attempt in (1, 2):
+            try:
+                reply = None
+                for event in self.load_model(model).stream(messages, params, cancel):
+                    if isinstance(event, Reply):
+                        reply = event
+                return reply
+            except ModelUnloaded:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def token_counter(self, name: str):
         """A function giving the number of tokens a conversation takes with this model."""

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from engine.knowledge.store import Hit
-from engine.models.runtime import CancelToken, Reply, SamplingParams
+from engine.models.runtime import CancelToken, SamplingParams
 
 QUESTION_PROMPT = """Write one question that this passage answers, and its short answer \
 copied from the passage.
@@ -76,23 +76,21 @@ def question_messages(passage: str) -> list[dict]:
 
 
 def ask(
-    loaded, passage: str, n: int = 1, seed: int = 0, cancel: CancelToken | None = None
+    engine, model: str, passage: str, n: int = 1, seed: int = 0, cancel: CancelToken | None = None
 ) -> list[tuple[str, str]]:
-    """Up to ``n`` different question/answer pairs about ``passage`` from a loaded model: one
+    """Up to ``n`` different question/answer pairs about ``passage`` from ``model``: one
     question per reply (each with its own seed), at most ``2 n`` replies."""
     pairs: list[tuple[str, str]] = []
     seen: set[str] = set()
     for attempt in range(2 * n):
         if len(pairs) == n or (cancel is not None and cancel.cancelled):
             break
-        reply = None
-        for event in loaded.stream(
+        reply = engine.generate(
+            model,
             question_messages(passage),
             SamplingParams(temperature=0.7, max_tokens=96, seed=seed * 1000 + attempt),
             cancel,
-        ):
-            if isinstance(event, Reply):
-                reply = event
+        )
         for q, a in parse_pairs(reply.text)[:1] if reply else []:
             if q.lower() not in seen:
                 seen.add(q.lower())
@@ -110,13 +108,13 @@ def write_questions(
 ) -> Iterator[GenerationProgress]:
     """For each passage ask ``model`` for ``per_passage`` question/answer pairs; yields the
     drafts so far after every passage. Passages without a usable pair are counted as rejected."""
-    loaded = engine.load_model(model)
+    engine.load_model(model)
     drafts: list[Draft] = []
     rejected = 0
     for i, hit in enumerate(passages):
         if cancel is not None and cancel.cancelled:
             return
-        pairs = ask(loaded, hit.text, per_passage, seed + i, cancel)
+        pairs = ask(engine, model, hit.text, per_passage, seed + i, cancel)
         if not pairs:
             rejected += 1
         for q, a in pairs:

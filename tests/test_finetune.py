@@ -278,3 +278,18 @@ def _check_logits_agree_with_peft(engine, folder: Path) -> None:
     qk_cpp = np.ctypeslib.as_array(last, shape=(raw.llama.n_vocab(),)).astype(np.float64)
     raw.close()
     assert cosine(qk_hf - base_hf, qk_cpp - base_cpp) > 0.9
+
+
+def test_examples_longer_than_the_limit_are_refused_not_cut(engine):
+    """A conversation cut at the length limit loses its answer: a dataset whose every example
+    is too long is refused before any process starts, with what to change."""
+    long = [
+        [
+            {"role": "user", "content": "Summarise: " + "lorem ipsum " * 40},
+            {"role": "assistant", "content": "A short summary."},
+        ]
+    ] * 6
+    engine.datasets.save("long", long)
+    with pytest.raises(TailorError, match="longer than the maximum sequence length"):
+        engine.jobs.start("x", BASE, "long", TrainOptions(max_seq_length=64), force=True)
+    assert engine.jobs.list() == []

@@ -370,7 +370,8 @@ def test_raft_page_builds_reviews_and_saves(window, qtbot, engine, tmp_path, mon
     shown = []
     monkeypatch.setattr(QMessageBox, "information", lambda *a: shown.append(a[2]))
     review._save()
-    assert shown and "training examples" in shown[0]
+    qtbot.waitUntil(lambda: bool(shown), timeout=120_000)  # saved in the background
+    assert "training examples" in shown[0]
     page._fill_builds()
     assert page.builds.topLevelItem(0).text(2).startswith("saved")
     assert engine.datasets.kind("facts-raft") == "raft"

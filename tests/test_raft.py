@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.assistants import AssistantConfig
-from engine.errors import AlreadyExists
+from engine.errors import AlreadyExists, TailorError
 from engine.finetune import raft
 from engine.finetune.raft import RaftDraft, RaftOptions
 from engine.knowledge.store import Hit
@@ -127,6 +127,23 @@ def test_builder_with_the_bundled_writer(engine, tmp_path, no_network):
         passage = " ".join(texts[d.chunk_id].split())
         assert all(" ".join(q.split()) in passage for q in raft.quotes(d.reasoning))
     assert engine.raft.get("facts-raft").status == "review"
+    # A kill while a line was being written leaves it cut short: that passage is drafted
+    # again, nothing else; a bad line elsewhere (a slip while editing by hand) is named.
+    path = engine.raft.get("facts-raft").folder / "drafts.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
+    assert engine.raft.get("facts-raft").done == 7
+    assert engine.raft.draft_to_end("facts-raft").done == 8
+    again = path.read_text().splitlines()
+    assert (
+        again[:-1] == lines[:-1]
+        and json.loads(again[-1])["chunk"] == json.loads(lines[-1])["chunk"]
+    )
+    path.write_text("\n".join([again[0], "{oops", *again[1:]]) + "\n")
+    with pytest.raises(TailorError, match="line 2"):
+        engine.raft.drafts("facts-raft")
+    path.write_text("\n".join(again) + "\n")
+    drafts = engine.raft.drafts("facts-raft")
     # Same name, other settings: refused; same settings: the same build, to continue.
     with pytest.raises(AlreadyExists):
         engine.raft.create("facts-raft", options.model_copy(update={"distractors": 2}))
@@ -135,7 +152,8 @@ def test_builder_with_the_bundled_writer(engine, tmp_path, no_network):
     saved = engine.raft.save("facts-raft")
     r = saved.result
     kept = [d for d in drafts if not d.problem]
-    assert r["train"] + r["held_out"] == len(kept) and r["dropped"] == last.dropped
+    assert r["train"] + r["held_out"] == len(kept)
+    assert r["dropped"] == sum(1 for d in drafts if d.problem)
     assert engine.datasets.kind("facts-raft") == "raft"
     rows = engine.datasets.get("facts-raft")
     assert len(rows) == r["train"]
@@ -145,8 +163,8 @@ def test_builder_with_the_bundled_writer(engine, tmp_path, no_network):
         assert row[1]["content"].count("<DOCUMENT>") == 4
         body = row[2]["content"]
         assert "<ANSWER>:" in body and raft.split_answer(body)[1]
-        quoted = raft.quotes(body)
-        holders = [t for t in texts.values() if all(q in t for q in quoted)]
+        quoted = [" ".join(q.split()) for q in raft.quotes(body)]
+        holders = [t for t in texts.values() if all(q in " ".join(t.split()) for q in quoted)]
         oracle_count += any(t in row[1]["content"] for t in holders)
     assert oracle_count == r["with_oracle"]
     assert r["hard_distractors"] > 0
@@ -196,7 +214,7 @@ def test_build_kill_resume_train_serve_and_compare(home, tmp_path, no_network):
     assert added.returncode == 0, added.stderr
     build = [
         "raft", "build", "--kb", "facts", "--name", "facts-raft", "--distractors", "2",
-        "--questions-per-chunk", "2", "--holdout", "0.15", "--review",
+        "--questions-per-chunk", "2", "--holdout", "0.25", "--review",
     ]  # fmt: skip
     proc = subprocess.Popen([TAILOR, *build], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     drafts_file = home / "raft" / "facts-raft" / "drafts.jsonl"
@@ -242,7 +260,8 @@ def test_build_kill_resume_train_serve_and_compare(home, tmp_path, no_network):
         engine.close()
     saved = _run("raft", "save", "facts-raft")
     assert saved.returncode == 0, saved.stderr
-    assert "Saved evaluation set 'facts-raft (held out)': 6 held-out questions" in saved.stdout
+    # Held out by passage: two whole passages (ten questions) the adapters never learn from.
+    assert "Saved evaluation set 'facts-raft (held out)': 10 held-out questions" in saved.stdout
 
     jobs = (("facts-l5", "facts-raft", "40"), ("facts-l4", "facts-raft (no documents)", "30"))
     for name, data, steps in jobs:
@@ -305,6 +324,7 @@ def test_build_kill_resume_train_serve_and_compare(home, tmp_path, no_network):
         results = engine.evals.results(run_id)
         raft_rows = [r for r in results if r["level"] == 5]
         # Scored on the text after <ANSWER>:, not on the reasoning around it.
+        assert any("<ANSWER>:" in r["response"] for r in raft_rows)
         for r in raft_rows:
             if "<ANSWER>:" in r["response"]:
                 answer = raft.final_answer(r["response"])

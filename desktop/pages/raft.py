@@ -38,7 +38,7 @@ from desktop.state import AssistantState
 from desktop.worker import Job
 from engine import bundled
 from engine.errors import TailorError
-from engine.finetune.raft import RaftDraft, RaftOptions, check_reasoning
+from engine.finetune.raft import RaftDraft, RaftOptions, draft_problem
 
 REASONING = [
     ("writer-or-extract", "Writer model; quotes taken from the passage when its quotes fail"),
@@ -96,8 +96,10 @@ class RaftPage(RungPage):
         self.builds.setObjectName("raftBuilds")
         self.builds.setHeaderLabels(["Dataset", "Knowledge base", "State"])
         self.builds.setRootIsDecorated(False)
-        self.builds.setMinimumHeight(110)
-        self.builds.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.builds.setMinimumHeight(90)
+        self.builds.setMaximumHeight(150)
+        self.builds.setColumnWidth(0, 150)
+        self.builds.setColumnWidth(1, 120)
         b.addWidget(self.builds)
         row = QHBoxLayout()
         self.new_build = QPushButton("New…")
@@ -126,8 +128,10 @@ class RaftPage(RungPage):
         t = QVBoxLayout(train)
         hint = QLabel(
             "Train an adapter on the saved dataset with the fine-tuning job runner (it runs on "
-            "after the window closes). Train one on “… (no documents)” too, to compare with a "
-            "plain fine-tune."
+            "after the window closes). Each example carries k + 1 passages: set the maximum "
+            "sequence length so they fit — the data statistics count those over it, and they "
+            "are left out. Train one on “… (no documents)” too, to compare with a plain "
+            "fine-tune."
         )
         hint.setObjectName("hint")
         hint.setWordWrap(True)
@@ -257,6 +261,7 @@ class RaftPage(RungPage):
         )
         self.review.setEnabled(bool(info) and not busy and info.status == "review")
         self.delete_build.setEnabled(bool(info) and not busy)
+        self.new_build.setEnabled(not busy)
         self.train.setEnabled(bool(info) and info.status == "saved")
         if busy:
             return
@@ -441,9 +446,9 @@ class BuildDialog(QDialog):
         form.addRow("Questions per passage", self.per_chunk)
         form.addRow("Distractors", self.distractors)
         form.addRow("Distractor kind", self.negatives)
-        form.addRow("Oracle kept in", self.p)
+        form.addRow("Oracle kept (P)", self.p)
         form.addRow("Reasoning", self.reasoning)
-        form.addRow("Held out", self.holdout)
+        form.addRow("Held out for evaluation", self.holdout)
         layout.addLayout(form)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -564,13 +569,7 @@ class ReviewDialog(QDialog):
     def _mark(self, row: int, summarise: bool = True) -> None:
         d = self._draft(row)
         chunk = self._texts.get(d.chunk_id)
-        problem = (
-            "no question written"
-            if not d.question
-            else check_reasoning(d.reasoning, chunk.text)
-            if chunk
-            else "passage gone"
-        )
+        problem = draft_problem(d.question, d.answer, d.reasoning, chunk.text if chunk else None)
         cell = self.table.item(row, 0)
         self.table.blockSignals(True)
         cell.setText("✓ " + d.origin if not problem else "✗ " + problem)
@@ -617,10 +616,29 @@ class ReviewDialog(QDialog):
     def _save(self) -> None:
         try:
             self.engine.raft.save_drafts(self.build, self.drafts())
-            info = self.engine.raft.save(self.build)
         except TailorError as exc:
             show_error(self, exc)
             return
+        # Saving searches the knowledge base once per question (hard negatives): off the UI
+        # thread, with the buttons held meanwhile.
+        raft, name = self.engine.raft, self.build
+
+        def work(_cancel):
+            yield raft.save(name)
+
+        self.setEnabled(False)
+        self.summary.setText("Saving: choosing distractors for every question…")
+        self.job = Job(work, self)
+        self.job.event.connect(self._saved)
+        self.job.failed.connect(self._save_failed)
+        self.job.start()
+
+    def _save_failed(self, message: str) -> None:
+        self.setEnabled(True)
+        self._summarise()
+        show_error(self, message)
+
+    def _saved(self, info) -> None:
         r = info.result
         QMessageBox.information(
             self,

@@ -22,7 +22,7 @@ from engine.errors import InvalidData, NotFound, TailorError
 from engine.evaluation import judge as judge_mod
 from engine.evaluation import metrics as m
 from engine.evaluation.sets import Case, EvalSets
-from engine.finetune.raft import final_answer
+from engine.finetune.raft import ANSWER_TAG, final_answer
 from engine.models.runtime import CancelToken, Reply, SamplingParams
 
 
@@ -269,7 +269,9 @@ class EvalRuns:
             )
             ranking = m.document_ranking([h.source for h in hits])[: options.retrieval_depth]
         response = reply.text if reply else ""
-        scores = score_case(case, response, ranking, config.retrieval_k)
+        # A RAFT reply cut off before its <ANSWER>: has given no answer (its quotes are not one).
+        unanswered = engine.is_raft(config) and ANSWER_TAG not in response
+        scores = score_case(case, "" if unanswered else response, ranking, config.retrieval_k)
         stats = reply.stats if reply else None
         tokens_in = stats.prompt_tokens if stats else 0
         tokens_out = stats.completion_tokens if stats else 0

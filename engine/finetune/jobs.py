@@ -92,6 +92,7 @@ class JobInfo:
     pid: int | None = None
     created_at: str = ""
     history: list[dict] = field(default_factory=list)
+    too_long: int = 0  # examples left out: longer than the maximum sequence length
 
     @property
     def last(self) -> dict:
@@ -126,6 +127,8 @@ class JobInfo:
             text += f" · ETA {_duration(last['eta_s'])}"
         if self.message and self.status != "running":
             text += f" — {self.message}"
+        if self.too_long:
+            text += f" ({self.too_long} examples over the length limit left out)"
         return text
 
 
@@ -288,6 +291,20 @@ class Jobs:
         check_supported(model.info.architecture)
         rows = self.engine.datasets.get(dataset)
         train, validation = ds.split(rows, options.validation_fraction, options.seed)
+        # An example longer than the limit would be cut off at the end — where the answer the
+        # model should learn is — so it is left out (and counted) instead.
+        count = self.engine.token_counter(base_model)
+        limit = options.max_seq_length
+        fits = [c for c in train if count(c) <= limit]
+        validation = [c for c in validation if count(c) <= limit]
+        too_long = len(train) - len(fits)
+        if train and not fits:
+            raise TailorError(
+                f"Every training example of '{dataset}' is longer than the maximum sequence "
+                f"length ({limit} tokens), so each would lose its answer. Raise the maximum "
+                "sequence length (or, for RAFT data, use fewer distractors or smaller chunks)."
+            )
+        train = fits
         if not train:
             raise TailorError(f"Dataset '{dataset}' has no rows left to train on.")
         hw = hardware_check(model.info.parameters, model.info.n_layers, options)
@@ -313,6 +330,7 @@ class Jobs:
                 "architecture": model.info.architecture,
                 "dataset": dataset,
                 "train_rows": len(train),
+                "too_long": too_long,
                 "validation_rows": len(validation),
                 "options": options.model_dump(),
                 "hf_cache": str(self.ws.home / "cache" / "hf" / _safe(base_model)),
@@ -470,6 +488,7 @@ class Jobs:
             pid=state.get("pid"),
             created_at=row["created_at"],
             history=history,
+            too_long=read_json(folder / "job.json").get("too_long", 0),
         )
 
 

@@ -32,7 +32,7 @@ import shutil
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
 from engine.knowledge.store import Hit
-from engine.models.runtime import CancelToken, Reply, SamplingParams
+from engine.models.runtime import CancelToken, ModelUnloaded, SamplingParams
 
 BEGIN_QUOTE = "##begin_quote##"
 END_QUOTE = "##end_quote##"
@@ -121,6 +121,22 @@ def check_reasoning(text: str, oracle: str) -> str:
     for q in found:
         if _norm(q) not in where:
             return "a quote is not in the passage"
+    return ""
+
+
+def draft_problem(question: str, answer: str, reasoning: str, oracle: str | None) -> str:
+    """Why a (reviewed) draft cannot become a training example ("" if it can)."""
+    if oracle is None:
+        return "the passage is no longer in the knowledge base"
+    if not question.strip():
+        return "no question written"
+    if not answer.strip():
+        return "no answer"
+    problem = check_reasoning(reasoning, oracle)
+    if problem:
+        return problem
+    if _norm(split_answer(reasoning)[1]).lower() != _norm(answer).strip(" .").lower():
+        return f"the answer differs from the one after {ANSWER_TAG}"
     return ""
 
 
@@ -219,6 +235,37 @@ class BuildProgress:
     elapsed: float
     eta: float | None
     latest: list[RaftDraft]
+
+
+def _twin_names(name: str) -> tuple[str, str]:
+    """The no-documents dataset and the held-out evaluation set a build also saves."""
+    return f"{name} (no documents)", f"{name} (held out)"
+
+
+def _hold_out(
+    usable: list[RaftDraft], share: float, rng: random.Random
+) -> tuple[list[RaftDraft], list[RaftDraft]]:
+    """(held out, train): whole passages are held out — every question about a held-out
+    passage — until about ``share`` of the questions are, so a held-out answer is never
+    learnt from a sibling question (at least one passage each way when there are two)."""
+    passages = list(dict.fromkeys(d.chunk_id for d in usable))
+    rng.shuffle(passages)
+    want = round(share * len(usable))
+    chosen: set[str] = set()
+    count = 0
+    for cid in passages[:-1]:  # always leave one passage to train on
+        if count >= want or (count and count + _n(usable, cid) > want * 1.5):
+            break
+        chosen.add(cid)
+        count += _n(usable, cid)
+    if share and not chosen and len(passages) >= 2:
+        chosen.add(passages[0])
+    held = [d for d in usable if d.chunk_id in chosen]
+    return held, [d for d in usable if d.chunk_id not in chosen]
+
+
+def _n(drafts: list[RaftDraft], chunk_id: str) -> int:
+    return sum(1 for d in drafts if d.chunk_id == chunk_id)
 
 
 def _slug(name: str) -> str:
@@ -359,8 +406,7 @@ class RaftBuilds:
                 f"A RAFT build named '{name}' already exists ({info.summary}); pick another "
                 "name, or delete it first."
             )
-        if name in self.engine.datasets.names():
-            raise AlreadyExists(f"A dataset named '{name}' already exists; pick another name.")
+        self._check_names_free(name)
         self.engine.models.get(options.writer)
         chunks = [
             c
@@ -393,6 +439,19 @@ class RaftBuilds:
     def delete(self, name: str) -> None:
         shutil.rmtree(self.get(name).folder)
 
+    def _check_names_free(self, name: str) -> None:
+        """A build saves three things; refuse a name whose results are already taken before
+        hours of drafting, not after."""
+        plain, held = _twin_names(name)
+        taken = [f"dataset '{n}'" for n in (name, plain) if n in self.engine.datasets.names()]
+        if held in self.engine.eval_sets.names():
+            taken.append(f"evaluation set '{held}'")
+        if taken:
+            raise AlreadyExists(
+                f"A build named '{name}' would save {' and '.join(taken)}, which already "
+                "exist; pick another name or delete them."
+            )
+
     # -- stage 1: drafts ---------------------------------------------------------------------
 
     def draft(self, name: str, cancel: CancelToken | None = None) -> Iterator[BuildProgress]:
@@ -412,8 +471,6 @@ class RaftBuilds:
             )
         self._repair(info.folder)
         drafts = self.drafts(name)
-        self._set_status(info.folder, "drafting")
-        loaded = self.engine.load_model(options.writer)
         start, fresh = time.perf_counter(), 0
         total = len(build["chunks"])
         count = total - len(todo)
@@ -435,41 +492,72 @@ class RaftBuilds:
                 latest,
             )
 
-        yield progress([])
-        for cid in todo:
-            if cancel is not None and cancel.cancelled:
-                self._set_status(info.folder, "stopped")
-                return
-            chunk = by_id[cid]
-            made = self._draft_chunk(loaded, chunk, options, seed=options.seed + count)
-            if cancel is not None and cancel.cancelled:  # stopped mid-chunk: redo it on resume
-                self._set_status(info.folder, "stopped")
-                return
-            with (info.folder / "drafts.jsonl").open("a", encoding="utf-8") as f:
-                line = {"chunk": cid, "drafts": [asdict(d) for d in made]}
-                f.write(json.dumps(line, ensure_ascii=False) + "\n")
-            drafts.extend(made)
-            count += 1
-            fresh += 1
-            yield progress(made)
+        if not todo:
+            self._set_status(info.folder, "review")
+            yield progress([])
+            return
+        self._set_status(info.folder, "drafting")
+        try:
+            self.engine.load_model(options.writer)
+            yield progress([])
+            for cid in todo:
+                if cancel is not None and cancel.cancelled:
+                    self._set_status(info.folder, "stopped")
+                    return
+                chunk = by_id[cid]
+                made = self._draft_chunk(chunk, options, options.seed + count, cancel)
+                if cancel is not None and cancel.cancelled:  # mid-chunk: redone on resume
+                    self._set_status(info.folder, "stopped")
+                    return
+                with (info.folder / "drafts.jsonl").open("a", encoding="utf-8") as f:
+                    line = {"chunk": cid, "drafts": [asdict(d) for d in made]}
+                    f.write(json.dumps(line, ensure_ascii=False) + "\n")
+                drafts.extend(made)
+                count += 1
+                fresh += 1
+                yield progress(made)
+        except BaseException:
+            self._set_status(info.folder, "stopped")  # nothing runs it now; Continue resumes
+            raise
         self._set_status(info.folder, "review")
 
     def draft_to_end(self, name: str, cancel: CancelToken | None = None) -> BuildProgress:
         """Run :meth:`draft` to the end (headless use); return the final progress."""
         return deque(self.draft(name, cancel), maxlen=1)[0]
 
-    def _draft_chunk(self, loaded, chunk: Hit, options: RaftOptions, seed: int) -> list[RaftDraft]:
+    def _draft_chunk(
+        self, chunk: Hit, options: RaftOptions, seed: int, cancel: CancelToken | None
+    ) -> list[RaftDraft]:
         from engine.synthetic import ask
 
-        pairs = ask(loaded, chunk.text, options.questions_per_chunk, seed)
+        def dropped(problem: str) -> list[RaftDraft]:
+            return [RaftDraft(chunk.id, chunk.source, "", "", "", "writer", problem)]
+
+        try:
+            pairs = ask(
+                self.engine, options.writer, chunk.text, options.questions_per_chunk, seed, cancel
+            )
+        except (NotFound, ModelUnloaded):
+            raise
+        except TailorError as exc:  # e.g. a passage too long for the writer's context
+            return dropped(f"the writer failed: {exc}")
         if not pairs:
-            return [RaftDraft(chunk.id, chunk.source, "", "", "", "writer", "no question written")]
+            return dropped("no question written")
         made = []
         for question, answer in pairs:
             reasoning, origin, problem = "", "writer", ""
             if options.reasoning != "extract":
-                reasoning = self._write_reasoning(loaded, question, chunk.text, seed)
+                try:
+                    reasoning = self._write_reasoning(
+                        options.writer, question, chunk.text, seed, cancel
+                    )
+                except (NotFound, ModelUnloaded):
+                    raise
+                except TailorError as exc:
+                    reasoning = f"(the writer failed: {exc})"
                 problem = check_reasoning(reasoning, chunk.text)
+                if not problem:  # the reasoning's own answer is the answer
+                    answer = split_answer(reasoning)[1]
             if options.reasoning == "extract" or (
                 problem and options.reasoning == "writer-or-extract"
             ):
@@ -483,8 +571,9 @@ class RaftBuilds:
             )
         return made
 
-    @staticmethod
-    def _write_reasoning(loaded, question: str, passage: str, seed: int) -> str:
+    def _write_reasoning(
+        self, writer: str, question: str, passage: str, seed: int, cancel: CancelToken | None
+    ) -> str:
         demo, reply_text = REASONING_DEMO
         messages = [
             {"role": "user", "content": demo},
@@ -494,12 +583,9 @@ class RaftBuilds:
                 "content": REASONING_PROMPT.format(question=question, passage=passage.strip()),
             },
         ]
-        reply = None
-        for event in loaded.stream(
-            messages, SamplingParams(temperature=0.3, max_tokens=256, seed=seed)
-        ):
-            if isinstance(event, Reply):
-                reply = event
+        reply = self.engine.generate(
+            writer, messages, SamplingParams(temperature=0.3, max_tokens=256, seed=seed), cancel
+        )
         return reply.text.strip() if reply else ""
 
     # -- stage 2: review ---------------------------------------------------------------------
@@ -515,16 +601,12 @@ class RaftBuilds:
         if info.status == "saved":
             raise TailorError(f"RAFT dataset '{name}' is already saved; its drafts are final.")
         texts = {c.id: c.text for c in self.engine.knowledge.chunks(info.options.knowledge_base)}
-        checked = []
-        for d in drafts:
-            oracle = texts.get(d.chunk_id)
-            if oracle is None:
-                problem = "the passage is no longer in the knowledge base"
-            elif not d.question.strip():
-                problem = "no question written"
-            else:
-                problem = check_reasoning(d.reasoning, oracle)
-            checked.append(RaftDraft(**{**asdict(d), "problem": problem}))
+        checked = [
+            replace(
+                d, problem=draft_problem(d.question, d.answer, d.reasoning, texts.get(d.chunk_id))
+            )
+            for d in drafts
+        ]
         by_chunk: dict[str, list[RaftDraft]] = {}
         for d in checked:
             by_chunk.setdefault(d.chunk_id, []).append(d)
@@ -555,29 +637,19 @@ class RaftBuilds:
                 "finish drafting first (it continues where it stopped)."
             )
         # Drafts may have been edited by hand (``tailor raft build --review``): check them all.
-        usable = [d for d in self.save_drafts(name, self.drafts(name)) if not d.problem]
+        checked = self.save_drafts(name, self.drafts(name))
+        usable = [d for d in checked if not d.problem]
         if not usable:
+            reasons = Counter(d.problem for d in checked)
+            listed = "; ".join(f"{n} × {why}" for why, n in reasons.most_common()) or "no drafts"
             raise TailorError(
-                "No usable examples: every draft was dropped. Try a bigger writer model, or "
-                "reasoning 'extract' (quotes taken from the passage itself)."
+                f"No usable examples: every draft was dropped ({listed}). Try a bigger writer "
+                "model, or reasoning 'extract' (quotes taken from the passage itself)."
             )
-        plain_name, eval_name = f"{name} (no documents)", f"{name} (held out)"
-        for taken, what in (
-            (plain_name in self.engine.datasets.names(), f"dataset '{plain_name}'"),
-            (eval_name in self.engine.eval_sets.names(), f"evaluation set '{eval_name}'"),
-        ):
-            if taken:
-                raise AlreadyExists(f"An {what} already exists; delete it or pick another name.")
-        rng = random.Random(options.seed)
-        order = list(range(len(usable)))
-        rng.shuffle(order)
-        n_hold = round(options.holdout * len(usable))
-        if options.holdout and len(usable) >= 2:
-            n_hold = max(1, n_hold)
-        n_hold = min(n_hold, len(usable) - 1)
-        held = [usable[i] for i in sorted(order[:n_hold])]
-        train = [usable[i] for i in sorted(order[n_hold:])]
-
+        plain_name, eval_name = _twin_names(name)
+        self._check_names_free(name)
+        held, train = _hold_out(usable, options.holdout, random.Random(options.seed))
+        rng = random.Random(options.seed + 1)
         chunks = self.engine.knowledge.chunks(options.knowledge_base)
 
         def search(question: str, k: int) -> list[Hit]:
@@ -586,17 +658,25 @@ class RaftBuilds:
         made = make_examples(train, chunks, options, rng, search)
         rows, plain, with_oracle = made.rows, made.plain, made.with_oracle
         kb = options.knowledge_base
-        self.engine.datasets.save(name, rows, f"RAFT from knowledge base {kb}", kind="raft")
-        self.engine.datasets.save(plain_name, plain, f"RAFT questions of {name}, no documents")
-        if held:
-            self.engine.eval_sets.create(
-                eval_name,
-                [
-                    Case(f"q{i + 1}", d.question, (d.answer.strip(),), (d.source,))
-                    for i, d in enumerate(held)
-                ],
-                f"Held out of RAFT dataset {name}",
-            )
+        saved: list = []
+        try:  # all three or none, so a failed save can simply be retried
+            self.engine.datasets.save(name, rows, f"RAFT from knowledge base {kb}", kind="raft")
+            saved.append(lambda: self.engine.datasets.delete(name))
+            self.engine.datasets.save(plain_name, plain, f"RAFT questions of {name}, no documents")
+            saved.append(lambda: self.engine.datasets.delete(plain_name))
+            if held:
+                self.engine.eval_sets.create(
+                    eval_name,
+                    [
+                        Case(f"q{i + 1}", d.question, (d.answer.strip(),), (d.source,))
+                        for i, d in enumerate(held)
+                    ],
+                    f"Held out of RAFT dataset {name} (whole passages kept out of training)",
+                )
+        except BaseException:
+            for undo in reversed(saved):
+                undo()
+            raise
         drafts = self.drafts(name)
         result = {
             "train": len(rows),
@@ -637,17 +717,21 @@ class RaftBuilds:
         if raft.kind != "raft":
             raise TailorError(f"Adapter '{raft_adapter}' was not trained on a RAFT dataset.")
         kb = info.options.knowledge_base
-        base = AssistantConfig(model=raft.base_model, temperature=0.0, max_tokens=max_tokens)
+        if not retrieval_ks or any(not 1 <= k <= 50 for k in retrieval_ks):
+            raise TailorError("Numbers of retrieved passages must be between 1 and 50.")
+        if plain_adapter:  # refused here, with the reason, if trained on another model
+            self.engine.load_options(raft.base_model, plain_adapter)
+        common = {"model": raft.base_model, "temperature": 0.0, "max_tokens": max_tokens}
         targets = []
         for k in retrieval_ks:
-            config = base.model_copy(update={"knowledge_base": kb, "retrieval_k": k})
+            config = AssistantConfig(**common, knowledge_base=kb, retrieval_k=k)
             targets.append(self._version(f"{name} · Level 3", config, f"base + RAG, k={k}"))
         if plain_adapter:
-            config = base.model_copy(update={"adapter": plain_adapter})
+            config = AssistantConfig(**common, adapter=plain_adapter)
             targets.append(self._version(f"{name} · Level 4", config, "fine-tuned, no documents"))
         for k in retrieval_ks:
-            config = base.model_copy(
-                update={"adapter": raft_adapter, "knowledge_base": kb, "retrieval_k": k}
+            config = AssistantConfig(
+                **common, adapter=raft_adapter, knowledge_base=kb, retrieval_k=k
             )
             targets.append(self._version(f"{name} · Level 5", config, f"RAFT + RAG, k={k}"))
         return self.engine.evals.create(
@@ -670,17 +754,29 @@ class RaftBuilds:
 
     @staticmethod
     def _lines(folder: Path) -> list[dict]:
-        lines = []
+        """The drafted chunks. A last line cut short by a kill is ignored (that chunk is
+        drafted again); any other bad line — a slip while editing by hand — is an error that
+        names it, rather than drafts silently lost."""
+        path = folder / "drafts.jsonl"
         try:
-            text = (folder / "drafts.jsonl").read_text(encoding="utf-8")
+            raw_lines = path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             return []
-        for raw in text.splitlines():
+        lines = []
+        for number, raw in enumerate(raw_lines, 1):
+            if not raw.strip():
+                continue
             try:
                 line = json.loads(raw)
-            except ValueError:
-                continue  # the last line of a build killed mid-write: that chunk is redone
-            line["drafts"] = [RaftDraft(**d) for d in line["drafts"]]
+                line["drafts"] = [RaftDraft(**d) for d in line["drafts"]]
+                line["chunk"] = str(line["chunk"])
+            except (ValueError, TypeError, KeyError) as exc:
+                if number == len(raw_lines):
+                    continue
+                raise TailorError(
+                    f"{path}, line {number}, is not a valid drafts line ({exc}); fix or "
+                    "delete that line."
+                ) from None
             lines.append(line)
         return lines
 

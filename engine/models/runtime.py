@@ -40,6 +40,10 @@ class SamplingParams:
     seed: int | None = None
 
 
+class ModelUnloaded(TailorError):
+    """Another task swapped the model out between loading it and generating with it."""
+
+
 @dataclass
 class GenerationStats:
     """Shown under every reply."""
@@ -153,10 +157,15 @@ class LoadedModel:
             raise TailorError(f"llama.cpp could not load {options.path.name}: {exc}") from None
         self.formatter = _formatter(self.llama, chat_template)
         self.lock = threading.Lock()
+        self.closed = False
 
     def close(self) -> None:
-        """Free llama.cpp's memory now (not at interpreter exit, where it can fail noisily)."""
-        self.llama.close()
+        """Free llama.cpp's memory now (not at interpreter exit, where it can fail noisily),
+        once no generation is using it; a later :meth:`stream` raises :class:`ModelUnloaded`."""
+        with self.lock:
+            if not self.closed:
+                self.closed = True
+                self.llama.close()
 
     @property
     def n_ctx(self) -> int:
@@ -184,18 +193,21 @@ class LoadedModel:
         Setting ``cancel`` stops at the next token: a normal outcome, so the reply so far still
         arrives, with ``stop_reason == "cancelled"``.
         """
-        prompt, stop = self.render(messages)
-        prompt_tokens = self.count_tokens(prompt)
-        room = self.n_ctx - prompt_tokens
-        if room < 1:
-            raise TailorError(
-                f"The conversation ({prompt_tokens} tokens) no longer fits the model's context "
-                f"window ({self.n_ctx} tokens). Start a new chat or use fewer examples."
-            )
-        max_tokens = min(params.max_tokens, room)
         parts: list[str] = []
         stop_reason = ""
         with self.lock:
+            if self.closed:
+                raise ModelUnloaded("The model was unloaded to make room for another one.")
+            prompt, stop = self.render(messages)
+            prompt_tokens = self.count_tokens(prompt)
+            room = self.n_ctx - prompt_tokens
+            if room < 1:
+                raise TailorError(
+                    f"The conversation ({prompt_tokens} tokens) no longer fits the model's "
+                    f"context window ({self.n_ctx} tokens). Start a new chat or use fewer "
+                    "examples."
+                )
+            max_tokens = min(params.max_tokens, room)
             start = time.perf_counter()
             first = 0.0
             chunks = self.llama.create_completion(
