@@ -11,11 +11,14 @@
 3. Quality: the bundled 135M model's questions are too poor to measure training with, so the
    drafts are SQuAD's own human-written questions (what a careful review would leave), placed
    on the chunk holding the answer, with reasoning quoting that chunk's sentence. Saved through
-   ``RaftBuilds.save`` twice — hard and random distractors — plus the same questions without
-   documents. Three adapters are trained with the job runner (same steps and settings), then
-   one evaluation run on the held-out questions: Level 3 (base + RAG), Level 4 (plain
-   fine-tune), Level 5 (RAFT + RAG, hard negatives) at 2, 5 and 10 retrieved passages, and
-   Level 5 with random negatives at 5.
+   ``RaftBuilds.save`` twice — hard and random distractors (2 each; 128-token chunks, so an
+   example fits 768 tokens on a CPU) — plus the same questions without documents; whole
+   passages are held out. Three adapters are trained with the job runner (same steps and
+   settings), then one evaluation run on the held-out questions: Level 3 (base + RAG),
+   Level 4 (plain fine-tune), Level 5 (RAFT + RAG, hard negatives) at 2, 5 and 10 retrieved
+   passages, and Level 5 with random negatives at 5.
+4. Serving: Tailor's Level 5 chat (retrieval, packing, the RAFT prompt) against raw
+   llama-cpp-python with the same adapter and the same messages, alternated, 10 queries.
 Results go to ``bench/results/raft.json``; the README quotes them.
 """
 

@@ -376,9 +376,14 @@ def test_raft_page_builds_reviews_and_saves(window, qtbot, engine, tmp_path, mon
     assert page.builds.topLevelItem(0).text(2).startswith("saved")
     assert engine.datasets.kind("facts-raft") == "raft"
     assert page.train.isEnabled()
+    window.pages["finetune"].seq.setValue(64)  # too short for a question with its passages
     page.train.click()
     assert window.current_page_key() == "finetune"
-    assert window.pages["finetune"].dataset.currentText() == "facts-raft"
+    fpage = window.pages["finetune"]
+    assert fpage.dataset.currentText() == "facts-raft"
+    longest = max(fpage._lengths["facts-raft", fpage.base.currentText()])
+    assert fpage.seq.value() >= longest > 64  # raised: every RAFT example fits, none is cut
+    assert "raised to" in fpage.data_stats.text()
 
 
 def test_raft_reply_shows_the_answer_and_folds_linked_quotes(qtbot):

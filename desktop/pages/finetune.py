@@ -302,8 +302,23 @@ class FinetunePage(RungPage):
         self.data_stats.setText(text)
 
     def select_dataset(self, name: str) -> None:
+        """Show ``name`` ready to train (from the RAFT page): a RAFT example carries k + 1
+        passages, so the maximum sequence length is raised to fit the longest one."""
         self.refresh()
         self.dataset.setCurrentText(name)
+        self._show_stats()
+        base = self.base.currentText()
+        lengths = self._lengths.get((name, base))
+        if self.engine.datasets.kind(name) == "raft" and lengths:
+            needed = -(-max(lengths) // 128) * 128
+            if needed > self.seq.value():
+                self.seq.setValue(needed)
+                self._show_stats()
+                self.data_stats.setText(
+                    self.data_stats.text()
+                    + f"<br>Maximum sequence length raised to {needed} so every RAFT example "
+                    "(the question with its passages) fits."
+                )
 
     def _import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
