@@ -224,10 +224,10 @@ def main() -> None:
         temperature=0.0,
         max_tokens=96,
     )
-    engine.assistants.create("squad-hard · Level 5 random negatives", cfg)
+    engine.assistants.create("squad-hard · Level 5 · k=5 · random negatives", cfg)
     configs = engine.evals.configs(run_id)
     targets = [Target(c["assistant"], c["version"]) for c in configs]
-    targets.append(Target("squad-hard · Level 5 random negatives"))
+    targets.append(Target("squad-hard · Level 5 · k=5 · random negatives"))
     engine.evals.delete(run_id)
     from engine.evaluation.runs import RunOptions
 

@@ -1039,7 +1039,7 @@ def _print_draft(d) -> None:
 @click.option(
     "--negatives",
     type=click.Choice(["hard", "random"]),
-    default="hard",
+    default="random",
     show_default=True,
     help="hard: the retriever's best passages that are not the oracle.",
 )

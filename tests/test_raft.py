@@ -109,7 +109,12 @@ def test_builder_with_the_bundled_writer(engine, tmp_path, no_network):
     the structure RAFT trains on, with hard negatives from the real retriever."""
     _kb(engine, tmp_path / "docs")
     options = RaftOptions(
-        knowledge_base="facts", writer=BASE, questions_per_chunk=2, distractors=3, p_oracle=0.8
+        knowledge_base="facts",
+        writer=BASE,
+        questions_per_chunk=2,
+        distractors=3,
+        p_oracle=0.8,
+        negatives="hard",
     )
     info = engine.raft.create("facts-raft", options)
     assert (info.status, info.total, info.done) == ("drafting", 8, 0)
@@ -214,7 +219,7 @@ def test_build_kill_resume_train_serve_and_compare(home, tmp_path, no_network):
     assert added.returncode == 0, added.stderr
     build = [
         "raft", "build", "--kb", "facts", "--name", "facts-raft", "--distractors", "2",
-        "--questions-per-chunk", "2", "--holdout", "0.25", "--review",
+        "--questions-per-chunk", "2", "--holdout", "0.25", "--negatives", "hard", "--review",
     ]  # fmt: skip
     proc = subprocess.Popen([TAILOR, *build], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     drafts_file = home / "raft" / "facts-raft" / "drafts.jsonl"
