@@ -11,6 +11,7 @@ Long work is a generator of typed events; pass a :class:`CancelToken` to stop it
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,17 +148,15 @@ class Engine:
         """One whole reply from ``model`` (background work: question writing, RAFT drafts).
         If another task swaps the model out meanwhile, it is loaded again and the reply
         redone."""
-        for attempt in (1, 2):
-            try:
-                reply = None
-                for event in self.load_model(model).stream(messages, params, cancel):
-                    if isinstance(event, Reply):
-                        reply = event
-                return reply
-            except ModelUnloaded:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+
+        def once() -> Reply:
+            events = self.load_model(model).stream(messages, params, cancel)
+            return deque(events, maxlen=1)[0]  # the last event is the Reply
+
+        try:
+            return once()
+        except ModelUnloaded:
+            return once()
 
     def token_counter(self, name: str):
         """A function giving the number of tokens a conversation takes with this model."""

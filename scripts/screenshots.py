@@ -209,8 +209,7 @@ def main() -> None:
     # trained, served with its knowledge base, compared with Levels 3 and 4.
     from desktop.pages.raft import ReviewDialog
     from engine.assistants import AssistantConfig
-    from engine.finetune import raft
-    from engine.finetune.raft import RaftDraft, RaftOptions
+    from engine.finetune.raft import RaftOptions
     from tests import raft_facts
 
     facts = raft_facts.build(Path(os.environ["TAILOR_HOME"]) / "Team facts")
@@ -233,21 +232,8 @@ def main() -> None:
     review.show()
     shot(review, "4d-raft-review")
     review.close()
-    by_file = {Path(c.source).name: c for c in engine.knowledge.chunks("Team facts")}
     engine.raft.save_drafts(
-        "facts-raft",
-        [
-            RaftDraft(
-                by_file[f].id,
-                by_file[f].source,
-                q,
-                a,
-                raft.extract_reasoning(a, by_file[f].text),
-                "extract",
-            )
-            for f, pairs in raft_facts.QA.items()
-            for q, a in pairs
-        ],
+        "facts-raft", raft_facts.reviewed_drafts(engine.knowledge.chunks("Team facts"))
     )
     engine.raft.save("facts-raft")
     for name, data, steps in (

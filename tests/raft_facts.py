@@ -79,3 +79,23 @@ def build(root: Path) -> Path:
     for name, text in FACTS.items():
         (root / name).write_text(text + "\n", encoding="utf-8")
     return root
+
+
+def reviewed_drafts(chunks) -> list:
+    """What a reviewer leaves: the questions of :data:`QA`, each on the chunk of its file,
+    with reasoning quoting that chunk's sentence holding the answer."""
+    from engine.finetune import raft
+
+    by_file = {Path(c.source).name: c for c in chunks}
+    return [
+        raft.RaftDraft(
+            by_file[f].id,
+            by_file[f].source,
+            q,
+            a,
+            raft.extract_reasoning(a, by_file[f].text),
+            "extract",
+        )
+        for f, pairs in QA.items()
+        for q, a in pairs
+    ]

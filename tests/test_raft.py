@@ -247,19 +247,7 @@ def test_build_kill_resume_train_serve_and_compare(home, tmp_path, no_network):
 
     engine = Engine(home)
     try:
-        by_file = {Path(c.source).name: c for c in engine.knowledge.chunks("facts")}
-        reviewed = [
-            RaftDraft(
-                by_file[f].id,
-                by_file[f].source,
-                q,
-                a,
-                raft.extract_reasoning(a, by_file[f].text),
-                "extract",
-            )
-            for f, pairs in raft_facts.QA.items()
-            for q, a in pairs
-        ]
+        reviewed = raft_facts.reviewed_drafts(engine.knowledge.chunks("facts"))
         engine.raft.save_drafts("facts-raft", reviewed)
     finally:
         engine.close()

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 def fill_combo(combo, names: list[str]) -> bool:
@@ -95,6 +104,23 @@ class RungPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
+
+    def save_row(self, note: str) -> QHBoxLayout:
+        """The "Unsaved changes" label and Save version button for this rung's part of the
+        assistant (``self.dirty``, ``self.save_version``); a save is noted with ``note``."""
+        row = QHBoxLayout()
+        self.dirty = QLabel()
+        self.dirty.setObjectName("dirtyLabel")
+        self.save_version = QPushButton("Save version")
+        self.save_version.clicked.connect(lambda: self.state.save(note))
+        row.addWidget(self.dirty, 1)
+        row.addWidget(self.save_version)
+        return row
+
+    def show_dirty(self) -> None:
+        dirty = self.state.dirty
+        self.save_version.setEnabled(dirty)
+        self.dirty.setText("Unsaved changes — the chat already uses them." if dirty else "")
 
     def adopt_chat(self, chat: QWidget) -> None:
         """Move the one chat panel here when this page is shown."""

@@ -65,14 +65,8 @@ class ExamplesPage(RungPage):
         krow.addWidget(self.k)
         krow.addStretch(1)
         use_layout.addLayout(krow)
-        self.save_version = QPushButton("Save version")
+        use_layout.addLayout(self.save_row("Example set changed"))
         self.save_version.setObjectName("saveVersionExamples")
-        self.dirty = QLabel()
-        self.dirty.setObjectName("dirtyLabel")
-        srow = QHBoxLayout()
-        srow.addWidget(self.dirty, 1)
-        srow.addWidget(self.save_version)
-        use_layout.addLayout(srow)
         self.config_layout.addWidget(use)
 
         # The set editor.
@@ -128,7 +122,6 @@ class ExamplesPage(RungPage):
         self.set_picker.activated.connect(lambda _i: self._usage_changed())
         self.all_examples.toggled.connect(lambda _c: self._usage_changed())
         self.k.valueChanged.connect(lambda _v: self._usage_changed())
-        self.save_version.clicked.connect(lambda: self.state.save("Example set changed"))
         self.editing.currentIndexChanged.connect(lambda _i: self._load_set())
         self.new_set.clicked.connect(self._new_set)
         self.import_button.clicked.connect(self._import)
@@ -161,10 +154,7 @@ class ExamplesPage(RungPage):
         self.set_picker.setEnabled(bool(names) and self.attach.isChecked())
         for w in (self.attach, self.set_picker, self.all_examples, self.similar, self.k):
             w.blockSignals(False)
-        self.save_version.setEnabled(self.state.dirty)
-        self.dirty.setText(
-            "Unsaved changes — the chat already uses them." if self.state.dirty else ""
-        )
+        self.show_dirty()
         if fill_combo(self.editing, names):
             self._load_set()
 

@@ -61,14 +61,9 @@ class FinetunePage(RungPage):
         row.addWidget(self.attach)
         row.addWidget(self.adapter_picker, 1)
         u.addLayout(row)
-        srow = QHBoxLayout()
-        self.dirty = QLabel()
-        self.dirty.setObjectName("dirtyLabel")
+        srow = self.save_row("Adapter changed")
         self.compare = QPushButton("Compare with base…")
-        self.save_version = QPushButton("Save version")
-        srow.addWidget(self.dirty, 1)
-        srow.addWidget(self.compare)
-        srow.addWidget(self.save_version)
+        srow.insertWidget(1, self.compare)
         u.addLayout(srow)
         self.config_layout.addWidget(use)
 
@@ -213,7 +208,6 @@ class FinetunePage(RungPage):
         self._apply_preset()
         self.attach.toggled.connect(lambda _c: self._usage_changed())
         self.adapter_picker.activated.connect(lambda _i: self._usage_changed())
-        self.save_version.clicked.connect(lambda: self.state.save("Adapter changed"))
         self.compare.clicked.connect(self._compare)
         self.preset.currentIndexChanged.connect(lambda _i: self._apply_preset())
         self.dataset.currentIndexChanged.connect(lambda _i: self._show_stats())
@@ -249,10 +243,7 @@ class FinetunePage(RungPage):
         self.attach.setToolTip("" if usable else "No adapter trained on this assistant's model yet")
         for w in (self.attach, self.adapter_picker):
             w.blockSignals(False)
-        self.save_version.setEnabled(self.state.dirty)
-        self.dirty.setText(
-            "Unsaved changes — the chat already uses them." if self.state.dirty else ""
-        )
+        self.show_dirty()
         self.compare.setEnabled(bool(d and d.adapter))
         if not self.isVisible():
             return  # the rest (token counts, memory check, jobs) when the page is shown

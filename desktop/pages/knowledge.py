@@ -67,13 +67,7 @@ class KnowledgePage(RungPage):
         krow.addWidget(self.k)
         krow.addStretch(1)
         u.addLayout(krow)
-        srow = QHBoxLayout()
-        self.dirty = QLabel()
-        self.dirty.setObjectName("dirtyLabel")
-        self.save_version = QPushButton("Save version")
-        srow.addWidget(self.dirty, 1)
-        srow.addWidget(self.save_version)
-        u.addLayout(srow)
+        u.addLayout(self.save_row("Knowledge base changed"))
         self.config_layout.addWidget(use)
 
         bases = QGroupBox("Knowledge bases")
@@ -149,7 +143,6 @@ class KnowledgePage(RungPage):
         self.attach.toggled.connect(lambda _c: self._usage_changed())
         self.kb_picker.activated.connect(lambda _i: self._usage_changed())
         self.k.valueChanged.connect(lambda _v: self._usage_changed())
-        self.save_version.clicked.connect(lambda: self.state.save("Knowledge base changed"))
         self.editing.currentIndexChanged.connect(lambda _i: self.show_status())
         self.new_kb.clicked.connect(self._new_kb)
         self.add_folder.clicked.connect(self._choose_folder)
@@ -194,10 +187,7 @@ class KnowledgePage(RungPage):
         self.kb_picker.setEnabled(bool(names) and self.attach.isChecked())
         for w in (self.attach, self.kb_picker, self.k):
             w.blockSignals(False)
-        self.save_version.setEnabled(self.state.dirty)
-        self.dirty.setText(
-            "Unsaved changes — the chat already uses them." if self.state.dirty else ""
-        )
+        self.show_dirty()
         fill_combo(self.editing, names)
         self.show_status()
 

@@ -4,6 +4,7 @@ and compared with Levels 3 and 4 on the held-out questions."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
 from pathlib import Path
 
@@ -81,13 +82,7 @@ class RaftPage(RungPage):
         f.addRow("RAFT adapter", self.adapter)
         f.addRow("Knowledge base", self.kb)
         f.addRow("Passages", self.k)
-        srow = QHBoxLayout()
-        self.dirty = QLabel()
-        self.dirty.setObjectName("dirtyLabel")
-        self.save_version = QPushButton("Save version")
-        srow.addWidget(self.dirty, 1)
-        srow.addWidget(self.save_version)
-        f.addRow(srow)
+        f.addRow(self.save_row("RAFT settings changed"))
         self.config_layout.addWidget(use)
 
         build = QGroupBox("1 · Build training data from a knowledge base")
@@ -158,7 +153,6 @@ class RaftPage(RungPage):
             signal = w.toggled if w is self.use else w.currentTextChanged
             signal.connect(self._usage_changed)
         self.k.valueChanged.connect(self._usage_changed)
-        self.save_version.clicked.connect(self._save_version)
         self.new_build.clicked.connect(self._new_build)
         self.continue_build.clicked.connect(lambda: self.start_drafting(self._selected()))
         self.review.clicked.connect(self._review)
@@ -204,10 +198,7 @@ class RaftPage(RungPage):
             w.setEnabled(ready and self.use.isChecked())
         for w in widgets:
             w.blockSignals(False)
-        self.save_version.setEnabled(self.state.dirty)
-        self.dirty.setText(
-            "Unsaved changes — the chat already uses them." if self.state.dirty else ""
-        )
+        self.show_dirty()
         if self.isVisible():
             self._fill_builds()
 
@@ -223,11 +214,6 @@ class RaftPage(RungPage):
             )
         elif not self.use.isChecked() and self.state.draft and self.state.draft.level == 5:
             self.state.update(adapter=None)
-
-    def _save_version(self) -> None:
-        window = self.window()
-        if hasattr(window, "save_version"):
-            window.save_version()
 
     # -- builds ------------------------------------------------------------------------------
 
@@ -320,7 +306,7 @@ class RaftPage(RungPage):
         self.build_info.setText(
             f"Drafting “{p.name}”{eta}."
             + (
-                f"<br>Latest: <i>{_esc(latest.question)}</i> → {_esc(latest.answer)}"
+                f"<br>Latest: <i>{html.escape(latest.question)}</i> → {html.escape(latest.answer)}"
                 if latest
                 else ""
             )
@@ -386,12 +372,6 @@ class RaftPage(RungPage):
         dialog = LadderDialog(self.engine, saved, self._selected(), self)
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.run_id is not None:
             self.run_started.emit(dialog.run_id)
-
-
-def _esc(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 class BuildDialog(QDialog):

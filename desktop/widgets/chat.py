@@ -184,14 +184,13 @@ def reasoning_html(reasoning: str, sources: list[dict]) -> str:
     link to the first source passage that contains it (or a note that none does)."""
     from engine.finetune import raft
 
-    def norm(t: str) -> str:
-        return " ".join(t.split())
-
     out, pos = [], 0
     for match in raft.QUOTE.finditer(reasoning):
         out.append(html.escape(reasoning[pos : match.start()]))
         quote = match.group(1).strip()
-        where = next((s for s in sources if norm(quote) in norm(s["text"])), None)
+        where = next(
+            (s for s in sources if raft.normalise(quote) in raft.normalise(s["text"])), None
+        )
         link = (
             f' <a href="{html.escape(where["source"], quote=True)}">[{where["n"]}]</a>'
             if where

@@ -103,7 +103,8 @@ def quotes(text: str) -> list[str]:
     return [q.strip() for q in QUOTE.findall(text) if q.strip()]
 
 
-def _norm(text: str) -> str:
+def normalise(text: str) -> str:
+    """Whitespace collapsed: how quotes are compared with passages."""
     return " ".join(text.split())
 
 
@@ -117,9 +118,9 @@ def check_reasoning(text: str, oracle: str) -> str:
     found = quotes(reasoning)
     if not found:
         return "no quote from the passage"
-    where = _norm(oracle)
+    where = normalise(oracle)
     for q in found:
-        if _norm(q) not in where:
+        if normalise(q) not in where:
             return "a quote is not in the passage"
     return ""
 
@@ -135,7 +136,7 @@ def draft_problem(question: str, answer: str, reasoning: str, oracle: str | None
     problem = check_reasoning(reasoning, oracle)
     if problem:
         return problem
-    if _norm(split_answer(reasoning)[1]).lower() != _norm(answer).strip(" .").lower():
+    if normalise(split_answer(reasoning)[1]).lower() != normalise(answer).strip(" .").lower():
         return f"the answer differs from the one after {ANSWER_TAG}"
     return ""
 
@@ -147,10 +148,10 @@ def sentences(text: str) -> list[str]:
 def extract_reasoning(answer: str, passage: str) -> str | None:
     """Reasoning assembled from the passage: the shortest sentence that contains the answer,
     quoted, then the answer. None when no sentence contains it."""
-    want = _norm(answer).strip(" .").lower()
+    want = normalise(answer).strip(" .").lower()
     if not want:
         return None
-    holding = [s for s in sentences(passage) if want in _norm(s).lower()]
+    holding = [s for s in sentences(passage) if want in normalise(s).lower()]
     if not holding:
         return None
     sentence = min(holding, key=len)
@@ -250,24 +251,21 @@ def _hold_out(
     """(held out, train): whole passages are held out — every question about a held-out
     passage — until about ``share`` of the questions are, so a held-out answer is never
     learnt from a sibling question (at least one passage each way when there are two)."""
-    passages = list(dict.fromkeys(d.chunk_id for d in usable))
+    per_passage = Counter(d.chunk_id for d in usable)
+    passages = list(per_passage)
     rng.shuffle(passages)
     want = round(share * len(usable))
     chosen: set[str] = set()
     count = 0
     for cid in passages[:-1]:  # always leave one passage to train on
-        if count >= want or (count and count + _n(usable, cid) > want * 1.5):
+        if count >= want or (count and count + per_passage[cid] > want * 1.5):
             break
         chosen.add(cid)
-        count += _n(usable, cid)
+        count += per_passage[cid]
     if share and not chosen and len(passages) >= 2:
         chosen.add(passages[0])
     held = [d for d in usable if d.chunk_id in chosen]
     return held, [d for d in usable if d.chunk_id not in chosen]
-
-
-def _n(drafts: list[RaftDraft], chunk_id: str) -> int:
-    return sum(1 for d in drafts if d.chunk_id == chunk_id)
 
 
 def _slug(name: str) -> str:
@@ -301,13 +299,13 @@ def make_examples(
     random ones. A chunk holding the quoted evidence (an overlapping neighbour of the oracle)
     is never a distractor."""
     by_id = {c.id: c for c in chunks}
-    normed = {c.id: _norm(c.text) for c in chunks}
+    normed = {c.id: normalise(c.text) for c in chunks}
     rows, plain, with_oracle, hard = [], [], 0, 0
     for d in drafts:
         oracle = by_id[d.chunk_id]
         keep = rng.random() < options.p_oracle
         need = options.distractors + (0 if keep else 1)
-        evidence = [_norm(q) for q in quotes(d.reasoning)]
+        evidence = [normalise(q) for q in quotes(d.reasoning)]
 
         def usable(cid: str, picked: list[str], oracle=oracle, evidence=evidence) -> bool:
             return (
@@ -602,7 +600,14 @@ class RaftBuilds:
         info = self.get(name)
         if info.status == "saved":
             raise TailorError(f"RAFT dataset '{name}' is already saved; its drafts are final.")
-        texts = {c.id: c.text for c in self.engine.knowledge.chunks(info.options.knowledge_base)}
+        return self._write_checked(
+            info, drafts, self.engine.knowledge.chunks(info.options.knowledge_base)
+        )
+
+    def _write_checked(
+        self, info: BuildInfo, drafts: list[RaftDraft], chunks: list[Hit]
+    ) -> list[RaftDraft]:
+        texts = {c.id: c.text for c in chunks}
         checked = [
             replace(
                 d, problem=draft_problem(d.question, d.answer, d.reasoning, texts.get(d.chunk_id))
@@ -639,7 +644,9 @@ class RaftBuilds:
                 "finish drafting first (it continues where it stopped)."
             )
         # Drafts may have been edited by hand (``tailor raft build --review``): check them all.
-        checked = self.save_drafts(name, self.drafts(name))
+        chunks = self.engine.knowledge.chunks(options.knowledge_base)
+        drafts = [d for line in self._lines(info.folder) for d in line["drafts"]]
+        checked = self._write_checked(info, drafts, chunks)
         usable = [d for d in checked if not d.problem]
         if not usable:
             reasons = Counter(d.problem for d in checked)
@@ -652,7 +659,6 @@ class RaftBuilds:
         self._check_names_free(name)
         held, train = _hold_out(usable, options.holdout, random.Random(options.seed))
         rng = random.Random(options.seed + 1)
-        chunks = self.engine.knowledge.chunks(options.knowledge_base)
 
         def search(question: str, k: int) -> list[Hit]:
             return self.engine.knowledge.search(options.knowledge_base, question, k)
@@ -679,15 +685,14 @@ class RaftBuilds:
             for undo in reversed(saved):
                 undo()
             raise
-        drafts = self.drafts(name)
         result = {
             "train": len(rows),
             "with_oracle": with_oracle,
             "held_out": len(held),
             "eval_set": eval_name if held else None,
             "plain_dataset": plain_name,
-            "dropped": sum(1 for d in drafts if d.problem),
-            "reasons": dict(Counter(d.problem for d in drafts if d.problem)),
+            "dropped": sum(1 for d in checked if d.problem),
+            "reasons": dict(Counter(d.problem for d in checked if d.problem)),
             "extracted": sum(1 for d in usable if d.origin == "extract"),
             "hard_distractors": made.hard,
         }

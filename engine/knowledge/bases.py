@@ -217,10 +217,7 @@ class KnowledgeBases:
             )
         config = KnowledgeConfig(**json.loads(self._index_row(kb["active_index"])["config"]))
         vector = self.embedder_for(config).encode([query])[0]
-        clauses = []
-        if folder:
-            prefix = str(Path(folder).expanduser().resolve()).replace("'", "''")
-            clauses.append(f"source LIKE '{prefix}%'")
+        clauses = [_under(folder)] if folder else []
         if file_types:
             kinds = ", ".join(
                 "'" + t.lower().lstrip(".").replace("'", "''") + "'" for t in file_types
@@ -408,8 +405,7 @@ class KnowledgeBases:
         columns = ["id", "source", "text", "page", "heading", "start", "end"]
         query = table.search().select(columns)
         if folder:
-            prefix = str(Path(folder).expanduser().resolve()).replace("'", "''")
-            query = query.where(f"source LIKE '{prefix}%'")
+            query = query.where(_under(folder))
         rows = query.limit(max(1, table.count_rows())).to_list()
         rows.sort(key=lambda r: r["id"])
         return [Hit(**r, score=0.0, similarity=1.0) for r in rows]
@@ -518,6 +514,12 @@ class KnowledgeBases:
         if config.chunk_overlap >= config.chunk_tokens:
             raise InvalidData(["chunk_overlap: must be smaller than chunk_tokens"], "The settings")
         return config
+
+
+def _under(folder: str) -> str:
+    """A LanceDB filter: chunks from files under ``folder``."""
+    prefix = str(Path(folder).expanduser().resolve()).replace("'", "''")
+    return f"source LIKE '{prefix}%'"
 
 
 def _same_key(config_json: str, key: str) -> bool:
