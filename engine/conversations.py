@@ -32,13 +32,14 @@ class Conversations:
 
     def create(self, assistant: str | None, title: str = "") -> Conversation:
         aid = None
-        if assistant:
-            row = self.ws.db.execute("SELECT id FROM assistants WHERE name = ?", (assistant,))
-            found = row.fetchone()
-            aid = found["id"] if found else None
-        cid = self.ws.db.execute(
-            "INSERT INTO conversations(assistant_id, title) VALUES (?, ?)", (aid, title)
-        ).lastrowid
+        with self.ws.transaction() as db:
+            if assistant:
+                found = db.execute("SELECT id FROM assistants WHERE name = ?", (assistant,))
+                row = found.fetchone()
+                aid = row["id"] if row else None
+            cid = db.execute(
+                "INSERT INTO conversations(assistant_id, title) VALUES (?, ?)", (aid, title)
+            ).lastrowid
         return self.get(cid)
 
     def get(self, cid: int) -> Conversation:
@@ -86,23 +87,24 @@ class Conversations:
         prompt: dict | None = None,
         stats: dict | None = None,
     ) -> int:
-        if role == "user":
-            row = self.ws.db.execute("SELECT title FROM conversations WHERE id = ?", (cid,))
-            if not row.fetchone()["title"]:
-                title = " ".join(content.split())[:60]
-                self.ws.db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, cid))
-        return self.ws.db.execute(
-            "INSERT INTO messages(conversation_id, role, content, assistant_version, prompt, stats)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                cid,
-                role,
-                content,
-                assistant_version,
-                json.dumps(prompt) if prompt else None,
-                json.dumps(stats) if stats else None,
-            ),
-        ).lastrowid
+        with self.ws.transaction() as db:
+            if role == "user":
+                row = db.execute("SELECT title FROM conversations WHERE id = ?", (cid,))
+                if not row.fetchone()["title"]:
+                    title = " ".join(content.split())[:60]
+                    db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, cid))
+            return db.execute(
+                "INSERT INTO messages(conversation_id, role, content, assistant_version, prompt,"
+                " stats) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    cid,
+                    role,
+                    content,
+                    assistant_version,
+                    json.dumps(prompt) if prompt else None,
+                    json.dumps(stats) if stats else None,
+                ),
+            ).lastrowid
 
     def delete(self, cid: int) -> None:
         self.ws.db.execute("DELETE FROM conversations WHERE id = ?", (cid,))

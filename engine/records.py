@@ -34,13 +34,15 @@ def read(path: Path, suffixes: tuple[str, ...], what: str) -> Records:
         )
         raise TailorError(f"{path.name}: {what} are imported from {kinds} files.")
     if suffix == ".parquet":
-        import datasets
+        # pyarrow directly: the datasets library would write an Arrow copy of the user's
+        # training data into its global cache (~/.cache/huggingface), outside the workspace.
+        import pyarrow.parquet as pq
 
         try:
-            table = datasets.Dataset.from_parquet(str(path), keep_in_memory=True)
+            rows = pq.read_table(str(path)).to_pylist()
         except Exception as exc:  # pyarrow raises several kinds for a bad file
             raise InvalidData([f"not a readable Parquet file ({exc})"], path.name) from None
-        return Records([(f"row {n}", r) for n, r in enumerate(table, 1)])
+        return Records([(f"row {n}", r) for n, r in enumerate(rows, 1)])
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:

@@ -29,15 +29,20 @@ class Settings(BaseModel):
 
 
 def load(workspace: Workspace) -> Settings:
+    """The saved runtime settings, with defaults for any not set."""
     return Settings(**workspace.get_setting("runtime", {}))
 
 
 def save(workspace: Workspace, **changes) -> Settings:
-    data = load(workspace).model_dump()
-    data.update({k: v for k, v in changes.items() if v is not None})
-    try:
-        settings = Settings(**data)
-    except ValidationError as exc:
-        raise InvalidData.from_validation(exc, "The settings") from None
-    workspace.set_setting("runtime", settings.model_dump())
+    """Change the given settings (``None`` leaves one as it is) and return them all."""
+    # Read and write in one transaction, so a change saved meanwhile by the window or a
+    # `tailor` command is not overwritten with its old value.
+    with workspace.transaction():
+        data = load(workspace).model_dump()
+        data.update({k: v for k, v in changes.items() if v is not None})
+        try:
+            settings = Settings(**data)
+        except ValidationError as exc:
+            raise InvalidData.from_validation(exc, "The settings") from None
+        workspace.set_setting("runtime", settings.model_dump())
     return settings

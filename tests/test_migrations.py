@@ -1,11 +1,17 @@
 """Numbered migrations: each applies in order, is recorded, and a newer schema is refused."""
 
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
 from engine import database
+from engine.assistants import Assistants
+from engine.conversations import Conversations
 from engine.errors import TailorError
+from engine.examples import Example, ExampleSets
+from engine.workspace import Workspace
 
 
 def test_migrations_are_numbered_without_gaps():
@@ -67,3 +73,78 @@ def test_assistant_versions_are_immutable(tmp_path):
     )
     with pytest.raises(sqlite3.IntegrityError, match="immutable"):
         conn.execute("UPDATE assistant_versions SET config = 'x'")
+
+
+OPENER = (
+    "import sys\n"
+    "from engine.workspace import Workspace\n"
+    "print('ready', flush=True)\n"
+    "sys.stdin.readline()\n"
+    "Workspace(sys.argv[1]).close()\n"
+)
+
+
+def test_first_starts_at_the_same_moment_apply_each_migration_once(tmp_path):
+    """Two windows, or a window and a `tailor` command, opening a new workspace together: each
+    migration is applied once, and every process opens the workspace."""
+    for round_ in range(5):
+        home = tmp_path / f"round{round_}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPENER, str(home)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready"
+        # All are started and imported; let them open the workspace at once.
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        for p in procs:
+            _out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+        conn = sqlite3.connect(home / "tailor.db")
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(database.migrations())
+        conn.close()
+
+
+def test_an_older_workspace_keeps_its_rows_when_migrated(tmp_path):
+    """A workspace written by the previous release, with records in it, opened by this one."""
+    home = tmp_path / "workspace"
+    home.mkdir()
+    shipped = database.migrations()
+    conn = sqlite3.connect(home / "tailor.db", isolation_level=None)
+    for number, _name, sql in shipped[:-1]:
+        for statement in database._statements(sql):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+    conn.execute("INSERT INTO assistants(name) VALUES ('Helper')")
+    conn.execute(
+        "INSERT INTO assistant_versions(assistant_id, version, config, note) "
+        "VALUES (1, 1, ?, 'Created')",
+        ('{"model": "m", "system_prompt": "Be brief."}',),
+    )
+    conn.execute("INSERT INTO conversations(assistant_id, title) VALUES (1, 'Boiler')")
+    conn.execute("INSERT INTO messages(conversation_id, role, content) VALUES (1, 'user', 'When?')")
+    conn.execute("INSERT INTO example_sets(name) VALUES ('demo')")
+    conn.execute("INSERT INTO examples(set_id, position, input, output) VALUES (1, 0, '1+1?', '2')")
+    conn.execute("INSERT INTO settings(key, value) VALUES ('runtime', '{\"threads\": 2}')")
+    conn.close()
+
+    ws = Workspace(home)
+    try:
+        assert ws.db.execute("PRAGMA user_version").fetchone()[0] == len(shipped)
+        assert Assistants(ws).current("Helper").config.system_prompt == "Be brief."
+        conversations = Conversations(ws)
+        [chat] = conversations.list()
+        assert (chat.assistant, chat.title) == ("Helper", "Boiler")
+        assert [m.content for m in conversations.messages(chat.id)] == ["When?"]
+        assert ExampleSets(ws).get("demo") == [Example("1+1?", "2")]
+        assert ws.get_setting("runtime") == {"threads": 2}
+    finally:
+        ws.close()

@@ -1,6 +1,10 @@
-"""Nothing leaves the machine: the main paths run with outbound sockets blocked."""
+"""Nothing leaves the machine (or the workspace): the main paths run with outbound sockets
+blocked, and imported data is not copied into caches outside the workspace."""
 
+import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -47,3 +51,30 @@ def test_indexing_and_answering_from_documents_stay_offline(no_network, home, tm
     assert reply.sources and reply.sources[0]["source"].endswith("a.md")
     engine.close()
     assert no_network == []
+
+
+PARQUET_IMPORT = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from engine.finetune.datasets import parse_file\n"
+    "assert parse_file(Path(sys.argv[1]))[0][1]['content'] == '4'\n"
+)
+
+
+def test_parquet_import_leaves_no_copy_in_the_global_datasets_cache(tmp_path):
+    """Training data stays in the workspace: nothing lands in Hugging Face's datasets cache."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "pairs.parquet"
+    rows = [{"prompt": "2+2?", "completion": "4"}]
+    pq.write_table(pa.Table.from_pylist(rows), data)
+    cache = tmp_path / "hf"
+    env = {**os.environ, "HF_HOME": str(cache), "HF_DATASETS_CACHE": str(cache / "datasets")}
+    # A fresh process, so the cache location is read from these variables.
+    done = subprocess.run(
+        [sys.executable, "-c", PARQUET_IMPORT, str(data)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    left = [p for p in cache.rglob("*") if p.is_file()] if cache.exists() else []
+    assert left == []
