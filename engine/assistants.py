@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
+from engine import storage
+from engine.errors import AlreadyExists, InvalidData, NotFound
 from engine.workspace import Workspace
 
 CONFIG_SCHEMA_VERSION = 1
@@ -110,38 +111,21 @@ class Assistants:
         return [r["name"] for r in self.ws.db.execute("SELECT name FROM assistants ORDER BY name")]
 
     def create(self, name: str, config: AssistantConfig, note: str = "Created") -> AssistantVersion:
-        name = name.strip()
-        if not name:
-            raise TailorError("An assistant needs a name.")
-        db = self.ws.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        name = storage.check_name(name, "An assistant")
+        with self.ws.transaction() as db:
             if db.execute("SELECT 1 FROM assistants WHERE name = ?", (name,)).fetchone():
                 raise AlreadyExists(f"An assistant named '{name}' already exists.")
             cur = db.execute("INSERT INTO assistants(name) VALUES (?)", (name,))
             self._insert_version(cur.lastrowid, 1, config, note)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return self.current(name)
 
     def save(self, name: str, config: AssistantConfig, note: str = "") -> AssistantVersion:
         """Save ``config`` as the next version. Saving an unchanged config makes no version."""
-        db = self.ws.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.ws.transaction():
             aid = self._id(name)
             latest = self._latest_row(aid)
-            if AssistantConfig(**json.loads(latest["config"])) == config:
-                db.execute("ROLLBACK")
-                return self.current(name)
-            self._insert_version(aid, latest["version"] + 1, config, note)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
+            if AssistantConfig(**json.loads(latest["config"])) != config:
+                self._insert_version(aid, latest["version"] + 1, config, note)
         return self.current(name)
 
     def edit(
@@ -154,15 +138,17 @@ class Assistants:
         **changes,
     ) -> AssistantVersion:
         """A new version with the given fields changed; ``None`` leaves a field as it is."""
-        data = self.current(name).config.model_dump()
-        data.update({k: v for k, v in changes.items() if v is not None})
-        if detach_examples:
-            data["example_set"] = None
-        if detach_kb:
-            data["knowledge_base"] = None
-        if detach_adapter:
-            data["adapter"] = None
-        return self.save(name, validate_config(data), note)
+        # Read and write under one lock, so an edit made meanwhile elsewhere is not undone.
+        with self.ws.transaction():
+            data = self.current(name).config.model_dump()
+            data.update({k: v for k, v in changes.items() if v is not None})
+            if detach_examples:
+                data["example_set"] = None
+            if detach_kb:
+                data["knowledge_base"] = None
+            if detach_adapter:
+                data["adapter"] = None
+            return self.save(name, validate_config(data), note)
 
     def current(self, name: str) -> AssistantVersion:
         return self._version(name, self._latest_row(self._id(name)))

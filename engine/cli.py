@@ -408,6 +408,13 @@ def kb_add(ctx, name, paths) -> None:
         engine.knowledge.add_roots(name, list(paths))
     last = None
     for last in engine.knowledge.index(name):
+        if last.phase == "waiting":
+            click.echo(
+                f"{name} is being indexed by another Tailor process (the window?); "
+                "waiting for it to finish…",
+                err=True,
+            )
+            continue
         _print_progress(last)
     click.echo("", err=True)
     if last is not None:
@@ -417,6 +424,8 @@ def kb_add(ctx, name, paths) -> None:
         )
         for path, reason in last.failed:
             click.echo(f"  not indexed: {path}: {reason}")
+        for root, reason in last.unavailable:
+            click.echo(f"  unavailable, its files kept as indexed: {root}: {reason}")
 
 
 @kb.command("status")
@@ -426,10 +435,15 @@ def kb_status(ctx, name) -> None:
     """Show folders, counts, settings and every file that was not indexed, with its reason."""
     s = _engine(ctx).knowledge.status(name)
     click.echo(
-        f"{s.name}: {s.files} files, {s.chunks} chunks" + (" (rebuilding)" if s.building else "")
+        f"{s.name}: {s.files} files, {s.chunks} chunks"
+        + (" (rebuilding)" if s.building else "")
+        + (" (being indexed by another Tailor process)" if s.indexing else "")
     )
+    missing = dict(s.unavailable)
     for root in s.roots:
         click.echo(f"  folder: {root}")
+        if root in missing:
+            click.echo(f"    unavailable: {missing[root]}; its files stay indexed until it is back")
     c = s.config
     click.echo(
         f"  chunks of {c.chunk_tokens} tokens, {c.chunk_overlap} overlap · embedder {c.embedder}"

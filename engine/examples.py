@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
+from engine import storage
+from engine.errors import AlreadyExists, InvalidData, NotFound
 from engine.records import read
 from engine.workspace import Workspace
 
@@ -94,20 +95,12 @@ class ExampleSets:
         return {r["name"]: r["n"] for r in rows}
 
     def create(self, name: str, examples: list[Example] = ()) -> None:
-        name = name.strip()
-        if not name:
-            raise TailorError("An example set needs a name.")
-        db = self.ws.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        name = storage.check_name(name, "An example set")
+        with self.ws.transaction() as db:
             if db.execute("SELECT 1 FROM example_sets WHERE name = ?", (name,)).fetchone():
                 raise AlreadyExists(f"An example set named '{name}' already exists.")
             set_id = db.execute("INSERT INTO example_sets(name) VALUES (?)", (name,)).lastrowid
             self._insert(set_id, examples)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def get(self, name: str) -> list[Example]:
         rows = self.ws.db.execute(
@@ -118,24 +111,20 @@ class ExampleSets:
 
     def replace(self, name: str, examples: list[Example]) -> None:
         """Replace a set's examples in one transaction (the editor's Save)."""
-        db = self.ws.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.ws.transaction() as db:
             set_id = self._id(name)
             db.execute("DELETE FROM examples WHERE set_id = ?", (set_id,))
             self._insert(set_id, examples)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def import_file(self, name: str, path: Path) -> int:
         """Create set ``name`` from a file, or append to it if it exists; return how many."""
         examples = parse_file(path)
-        if name in self.names():
-            self.replace(name, self.get(name) + examples)
-        else:
-            self.create(name, examples)
+        # One transaction, so an import running at the same time cannot lose these rows.
+        with self.ws.transaction():
+            if name in self.names():
+                self.replace(name, self.get(name) + examples)
+            else:
+                self.create(name, examples)
         return len(examples)
 
     def export_file(self, name: str, path: Path) -> int:

@@ -19,6 +19,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from engine import storage
 from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
 from engine.evaluation.metrics import check_pattern
 from engine.records import read
@@ -191,16 +192,14 @@ class EvalSets:
     def save(self, name: str, cases: list[Case], note: str = "") -> SetVersion:
         """Create set ``name`` or add its next version, holding exactly ``cases``."""
         name = name.strip()
-        if not name:
-            raise TailorError("An evaluation set needs a name.")
+        if name not in self.names():
+            name = storage.check_name(name, "An evaluation set")
         if not cases:
             raise TailorError("An evaluation set needs at least one case.")
         keys = [c.key for c in cases]
         if len(set(keys)) != len(keys):
             raise TailorError("Every case in an evaluation set needs its own id.")
-        db = self.ws.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.ws.transaction() as db:
             row = db.execute("SELECT id FROM eval_sets WHERE name = ?", (name,)).fetchone()
             set_id = (
                 row["id"]
@@ -231,10 +230,6 @@ class EvalSets:
                     for i, c in enumerate(cases)
                 ],
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return self.get(name)
 
     def create(self, name: str, cases: list[Case], note: str = "") -> SetVersion:

@@ -1,5 +1,10 @@
 """Trained adapters in the workspace: where their files are, which base model they belong to,
-and how they were made."""
+and how they were made.
+
+An adapter belongs to one base *file*, known by its content hash: a different GGUF imported
+later under the same name (even with the same size) is refused. Adapters recorded before
+content hashes carry none and are matched by the base's name and size, as they were.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import AlreadyExists, NotFound, TailorError
+from engine.models.library import Model
 from engine.workspace import Workspace
 
 
@@ -23,6 +29,7 @@ class Adapter:
     hyperparameters: dict
     results: dict
     created_at: str
+    base_sha256: str | None = None  # the base GGUF's content; None when recorded before hashes
 
 
 class Adapters:
@@ -48,12 +55,14 @@ class Adapters:
         if adapter.name in self.names():
             raise AlreadyExists(f"An adapter named '{adapter.name}' already exists.")
         self.ws.db.execute(
-            "INSERT INTO adapters(name, base_model, base_size, dataset, job_id, peft_path, "
-            "gguf_path, kind, hyperparameters, results) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO adapters(name, base_model, base_size, base_sha256, dataset, job_id, "
+            "peft_path, gguf_path, kind, hyperparameters, results) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 adapter.name,
                 adapter.base_model,
                 adapter.base_size,
+                adapter.base_sha256,
                 adapter.dataset,
                 job_id,
                 str(adapter.peft_path),
@@ -68,14 +77,24 @@ class Adapters:
         self.get(name)
         self.ws.db.execute("DELETE FROM adapters WHERE name = ?", (name,))
 
-    def for_model(self, name: str, model_name: str, model_size: int) -> Adapter:
-        """The adapter, if it may be applied to this model; otherwise a clear refusal."""
+    def for_model(self, name: str, model: Model) -> Adapter:
+        """The adapter, if it may be applied to ``model``; otherwise a clear refusal."""
         adapter = self.get(name)
-        if adapter.base_model != model_name or adapter.base_size != model_size:
+        if adapter.base_model != model.name:
             raise TailorError(
                 f"Adapter '{name}' was trained on {adapter.base_model} and only works with that "
-                f"model (this assistant uses {model_name}). Choose {adapter.base_model} as the "
+                f"model (this assistant uses {model.name}). Choose {adapter.base_model} as the "
                 "model, or train an adapter for this one."
+            )
+        if adapter.base_sha256:
+            same_file = adapter.base_sha256 == model.sha256
+        else:  # recorded before content hashes
+            same_file = adapter.base_size == model.info.file_size
+        if not same_file:
+            raise TailorError(
+                f"Adapter '{name}' was trained on another file than the one now called "
+                f"{model.name} (it was replaced or imported again since), and only works with "
+                "the file it was trained on. Train the adapter again on this one."
             )
         if not adapter.gguf_path.exists():
             raise TailorError(f"Adapter '{name}' is missing its file {adapter.gguf_path}.")
@@ -94,4 +113,5 @@ class Adapters:
             hyperparameters=json.loads(row["hyperparameters"]),
             results=json.loads(row["results"]),
             created_at=row["created_at"],
+            base_sha256=row["base_sha256"],
         )

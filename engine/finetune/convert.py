@@ -73,19 +73,22 @@ def gguf_architecture(gguf_path: Path) -> tuple[str, dict]:
     return str(meta.get("general.architecture", "")), meta
 
 
-def dequantise(gguf_path: Path, out_dir: Path) -> Path:
+def dequantise(gguf_path: Path, out_dir: Path, sha256: str | None = None) -> Path:
     """Write ``out_dir`` as a float32 Hugging Face model folder made from ``gguf_path``.
 
-    Idempotent: a folder holding a finished-conversion marker for the same file is returned as
-    it is. The work happens in a sibling ``.partial`` folder that is renamed into place at the
-    end, so an interrupted run leaves nothing that looks finished. Needs about 4 bytes of RAM
-    and disk per parameter. Raises :class:`UnsupportedArchitecture` for architectures
-    transformers cannot dequantise.
+    Idempotent: a folder holding a finished-conversion marker for the same file (name, size
+    and — when given — the SHA-256 of its content) is returned as it is; a marker for another
+    file is refused rather than trained on. The work happens in a sibling ``.partial`` folder
+    that is renamed into place at the end, so an interrupted run leaves nothing that looks
+    finished. Needs about 4 bytes of RAM and disk per parameter. Raises
+    :class:`UnsupportedArchitecture` for architectures transformers cannot dequantise.
     """
     gguf_path, out_dir = Path(gguf_path), Path(out_dir)
     if not gguf_path.is_file():
         raise NotFound(f"The model file {gguf_path} does not exist.")
     source = {"file": gguf_path.name, "size": gguf_path.stat().st_size}
+    if sha256:
+        source["sha256"] = sha256
     marker = out_dir / MARKER
     if marker.is_file():
         done = json.loads(marker.read_text())

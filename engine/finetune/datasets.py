@@ -4,19 +4,20 @@ Import JSONL, CSV or Parquet in chat form (``messages``: a list of ``{role, cont
 ``conversations`` with ``from``/``value`` works too) or instruction form (``instruction``,
 optional ``input``, ``output``; ``prompt``/``completion`` and ``question``/``answer`` are read the
 same way). Every bad row is reported with its line number and nothing is saved unless the whole
-file is good. A dataset is stored in the workspace as normalised chat JSONL; the train/validation
-split is drawn from it, reproducibly, when a job starts.
+file is good. A dataset is stored in the workspace as normalised chat JSONL, in a file claimed
+for it (:mod:`engine.storage`) whose path its row keeps; the train/validation split is drawn from
+it, reproducibly, when a job starts.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import storage
 from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
 from engine.records import read
 from engine.workspace import Workspace
@@ -166,12 +167,8 @@ def length_stats(lengths: list[int], max_len: int) -> LengthStats:
     )
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "dataset"
-
-
 class Datasets:
-    """Named training datasets in the workspace (``datasets/<name>.jsonl`` + a SQLite row)."""
+    """Named training datasets in the workspace (``datasets/<label>.jsonl`` + a SQLite row)."""
 
     def __init__(self, workspace: Workspace):
         self.ws = workspace
@@ -193,28 +190,26 @@ class Datasets:
     ) -> Path:
         """Save a dataset; ``kind`` is "chat", or "raft" for retrieval-style examples (an
         adapter trained on one is a RAFT adapter, served with its documents)."""
-        name = name.strip()
-        if not name:
-            raise TailorError("A dataset needs a name.")
+        name = storage.check_name(name, "A dataset")
         if not conversations:
             raise TailorError("The dataset is empty: there is nothing to learn from.")
         if name in self.names():
             raise AlreadyExists(f"A dataset named '{name}' already exists.")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{_slug(name)}.jsonl"
-        n = 1
-        while path.exists():
-            n += 1
-            path = self.folder / f"{_slug(name)}-{n}.jsonl"
-        tmp = path.with_suffix(".partial")
-        with tmp.open("w", encoding="utf-8") as f:
-            for c in conversations:
-                f.write(json.dumps({"messages": c}, ensure_ascii=False) + "\n")
-        tmp.replace(path)
-        self.ws.db.execute(
-            "INSERT INTO datasets(name, path, rows, source, kind) VALUES (?, ?, ?, ?, ?)",
-            (name, str(path), len(conversations), source, kind),
-        )
+        path = storage.claim_file(self.folder, name, ".jsonl", "dataset")
+        tmp = path.with_name(path.name + ".partial")
+        try:
+            with tmp.open("w", encoding="utf-8") as f:
+                for c in conversations:
+                    f.write(json.dumps({"messages": c}, ensure_ascii=False) + "\n")
+            tmp.replace(path)
+            self.ws.db.execute(
+                "INSERT INTO datasets(name, path, rows, source, kind) VALUES (?, ?, ?, ?, ?)",
+                (name, str(path), len(conversations), source, kind),
+            )
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)  # claimed above: nobody else's
+            raise
         return path
 
     def import_file(self, name: str, path: Path) -> int:
@@ -250,9 +245,12 @@ class Datasets:
         return [json.loads(line)["messages"] for line in lines if line.strip()]
 
     def delete(self, name: str) -> None:
+        """Delete a dataset; its file too, unless it lies outside ``datasets/`` or another
+        dataset's row names it."""
         path = self.path(name)
         self.ws.db.execute("DELETE FROM datasets WHERE name = ?", (name,))
-        path.unlink(missing_ok=True)
+        others = [r["path"] for r in self.ws.db.execute("SELECT path FROM datasets")]
+        storage.remove(self.folder, path, others)
 
     def _row(self, name: str):
         row = self.ws.db.execute("SELECT * FROM datasets WHERE name = ?", (name,)).fetchone()

@@ -1,9 +1,12 @@
 """Training jobs that outlive the window: each runs as its own process, with everything about it
-in its folder (``<workspace>/training/<adapter>/``):
+in its folder (``<workspace>/training/<label>/``, claimed for it by :mod:`engine.storage` and
+stored in its row: the adapter's name is never turned back into a path):
 
 * ``job.json`` — what to train (base model, dataset split, hyper-parameters), written once;
 * ``state.json`` — status, step, pid, message; rewritten atomically by the training process;
-* ``progress.jsonl`` — one line per logged step: loss, validation loss, tokens/s, ETA;
+* ``progress.jsonl`` — one line per logged step: loss, validation loss, tokens/s, ETA (a last
+  line cut short by a full disk or a kill is skipped by readers and dropped before the next
+  append: :func:`read_progress`, :func:`repair_progress`);
 * ``train.log`` — the process's own output; ``checkpoints/`` — resumable trainer checkpoints;
 * ``adapter/`` (PEFT) and ``adapter.gguf`` (llama.cpp LoRA) once it has finished.
 
@@ -27,6 +30,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from engine import storage
 from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
 from engine.finetune import datasets as ds
 
@@ -155,6 +159,44 @@ def read_json(path: Path) -> dict:
         return {}
 
 
+def read_progress(folder: Path) -> list[dict]:
+    """Every complete step logged in ``<folder>/progress.jsonl``, in order.
+
+    A line cut short (disk full, a kill mid-write) is skipped, so one bad line never costs the
+    whole loss history. An older worker appended the next step right after such a fragment;
+    the step at the end of that joined line is still read (rows are flat objects, so it starts
+    at the line's last ``{``).
+    """
+    try:
+        raw = (Path(folder) / "progress.jsonl").read_bytes().decode("utf-8", errors="replace")
+    except OSError:  # no step logged yet
+        return []
+    rows = []
+    for line in raw.splitlines():
+        for text in (line, line[line.rfind("{") :]):
+            try:
+                row = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and "step" in row:
+                rows.append(row)
+            break
+    return rows
+
+
+def repair_progress(folder: Path) -> None:
+    """Drop a last line cut short from ``<folder>/progress.jsonl`` so the next step the worker
+    appends starts on a line of its own."""
+    path = Path(folder) / "progress.jsonl"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+
+
 def latest_checkpoint(folder: Path) -> Path | None:
     """The newest complete checkpoint (one the trainer finished writing)."""
     found = []
@@ -273,9 +315,7 @@ class Jobs:
     ) -> JobInfo:
         """Check everything that can be checked now, then start the training process."""
         options = options or TrainOptions()
-        adapter = adapter.strip()
-        if not adapter:
-            raise TailorError("An adapter needs a name.")
+        adapter = storage.check_name(adapter, "An adapter")
         if (
             self._row_by_adapter(adapter, missing_ok=True)
             or adapter in self.engine.adapters.names()
@@ -310,40 +350,45 @@ class Jobs:
         hw = hardware_check(model.info.parameters, model.info.n_layers, options)
         if not hw.ok and not force:
             raise TailorError(f"{hw.summary()}. {hw.advice}")
-        folder = self.folder / _safe(adapter)
-        if folder.exists():
-            import shutil
-
-            shutil.rmtree(folder)  # left by a job whose record was deleted
-        folder.mkdir(parents=True)
-        for name, part in (("train.jsonl", train), ("validation.jsonl", validation)):
-            with (folder / name).open("w", encoding="utf-8") as f:
-                for conversation in part:
-                    f.write(json.dumps({"messages": conversation}, ensure_ascii=False) + "\n")
-        write_json(
-            folder / "job.json",
-            {
-                "adapter": adapter,
-                "base_model": base_model,
-                "base_path": str(model.path),
-                "base_size": model.info.file_size,
-                "architecture": model.info.architecture,
-                "dataset": dataset,
-                "train_rows": len(train),
-                "too_long": too_long,
-                "validation_rows": len(validation),
-                "options": options.model_dump(),
-                "hf_cache": str(self.ws.home / "cache" / "hf" / _safe(base_model)),
-                "home": str(self.ws.home),
-                # An adapter trained on retrieval-style data is served with its documents.
-                "kind": "raft" if self.engine.datasets.kind(dataset) == "raft" else "lora",
-            },
-        )
-        write_json(folder / "state.json", {"status": "queued", "step": 0, "total_steps": 0})
-        job_id = self.ws.db.execute(
-            "INSERT INTO training_jobs(adapter, base_model, dataset, folder) VALUES (?, ?, ?, ?)",
-            (adapter, base_model, dataset, str(folder)),
-        ).lastrowid
+        # A fresh folder of its own: a folder left by a deleted job, or one another name
+        # would have mapped to, is never reused or emptied.
+        folder = storage.claim_folder(self.folder, adapter, "adapter")
+        try:
+            for name, part in (("train.jsonl", train), ("validation.jsonl", validation)):
+                with (folder / name).open("w", encoding="utf-8") as f:
+                    for conversation in part:
+                        f.write(json.dumps({"messages": conversation}, ensure_ascii=False) + "\n")
+            write_json(
+                folder / "job.json",
+                {
+                    "adapter": adapter,
+                    "base_model": base_model,
+                    "base_path": str(model.path),
+                    "base_size": model.info.file_size,
+                    "base_sha256": model.sha256,
+                    "architecture": model.info.architecture,
+                    "dataset": dataset,
+                    "train_rows": len(train),
+                    "too_long": too_long,
+                    "validation_rows": len(validation),
+                    "options": options.model_dump(),
+                    # Keyed by the file's content: another GGUF imported later under the same
+                    # name (and size) gets its own dequantised copy, never this one's weights.
+                    "hf_cache": str(self.ws.home / "cache" / "hf" / model.sha256),
+                    "home": str(self.ws.home),
+                    # An adapter trained on retrieval-style data is served with its documents.
+                    "kind": "raft" if self.engine.datasets.kind(dataset) == "raft" else "lora",
+                },
+            )
+            write_json(folder / "state.json", {"status": "queued", "step": 0, "total_steps": 0})
+            job_id = self.ws.db.execute(
+                "INSERT INTO training_jobs(adapter, base_model, dataset, folder) "
+                "VALUES (?, ?, ?, ?)",
+                (adapter, base_model, dataset, str(folder)),
+            ).lastrowid
+        except BaseException:
+            storage.remove(self.folder, folder)  # claimed above: nobody else's
+            raise
         self._spawn(folder, job_id)
         return self.get(job_id)
 
@@ -438,14 +483,18 @@ class Jobs:
         return deque(self.follow(job_id, interval), maxlen=1)[0]
 
     def delete(self, job_id: int) -> None:
-        import shutil
-
+        """Delete a job and its folder — unless its adapter (whose files live there) is kept,
+        or another record's files are in it (rows from older versions could share one)."""
         job = self.get(job_id)
         if job.status in ("running", "preparing"):
             raise TailorError("Cancel the job before deleting it.")
         self.ws.db.execute("DELETE FROM training_jobs WHERE id = ?", (job_id,))
         if job.adapter not in self.engine.adapters.names():
-            shutil.rmtree(job.folder, ignore_errors=True)
+            others = [r["folder"] for r in self.ws.db.execute("SELECT folder FROM training_jobs")]
+            others += [
+                path for a in self.engine.adapters.list() for path in (a.peft_path, a.gguf_path)
+            ]
+            storage.remove(self.folder, job.folder, others)
 
     def _row_by_adapter(self, adapter: str, missing_ok: bool = False):
         row = self.ws.db.execute(
@@ -464,11 +513,7 @@ class Jobs:
             started = (folder / "state.json").stat().st_mtime if folder.exists() else 0
             if time.time() - started > 20 or state.get("pid"):
                 status = "interrupted"
-        try:
-            with (folder / "progress.jsonl").open(encoding="utf-8") as f:
-                history = [json.loads(line) for line in f if line.strip().endswith("}")]
-        except (OSError, json.JSONDecodeError):  # no step logged yet
-            history = []
+        history = read_progress(folder)
         message = state.get("message", "")
         if status == "interrupted" and not message:
             message = (
@@ -490,9 +535,3 @@ class Jobs:
             history=history,
             too_long=read_json(folder / "job.json").get("too_long", 0),
         )
-
-
-def _safe(name: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "adapter"

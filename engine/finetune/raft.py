@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import shutil
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -38,6 +37,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from engine import storage
 from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
 from engine.knowledge.store import Hit
 from engine.models.runtime import CancelToken, ModelUnloaded, SamplingParams
@@ -268,10 +268,6 @@ def _hold_out(
     return held, [d for d in usable if d.chunk_id not in chosen]
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "raft"
-
-
 def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".partial")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -352,8 +348,15 @@ def make_examples(
 
 
 class RaftBuilds:
-    """RAFT dataset builds, each a folder ``<workspace>/raft/<name>/`` holding ``build.json``
-    (options, chosen chunks, status) and ``drafts.jsonl`` (one line per drafted chunk)."""
+    """RAFT dataset builds, each a folder ``<workspace>/raft/<label>/`` holding ``build.json``
+    (name, options, chosen chunks, status) and ``drafts.jsonl`` (one line per drafted chunk).
+
+    A build's record is its ``build.json``, like a training job's folder, not a database row:
+    the folder is claimed once when the build is made (:func:`engine.storage.claim_folder`,
+    so ``日本`` and ``中文``, or ``a b`` and ``a-b``, never share one) and a build is found by
+    the name written inside, never by turning the name into a path. That keeps builds made by
+    earlier versions (``raft/<slug>/``) working unchanged, with no migration to go wrong.
+    """
 
     def __init__(self, engine):
         self.engine = engine
@@ -361,23 +364,28 @@ class RaftBuilds:
 
     # -- records -----------------------------------------------------------------------------
 
-    def names(self) -> list[str]:
+    def _builds(self) -> dict[str, Path]:
+        """Each build's name and its ``build.json``, in folder order (the first wins)."""
+        found: dict[str, Path] = {}
         if not self.folder.is_dir():
-            return []
-        found = []
+            return found
         for f in sorted(self.folder.glob("*/build.json")):
             try:
-                found.append(json.loads(f.read_text(encoding="utf-8"))["name"])
-            except (OSError, ValueError, KeyError):
+                name = json.loads(f.read_text(encoding="utf-8"))["name"]
+            except (OSError, ValueError, KeyError, TypeError):
                 continue  # a build folder being deleted or half-written
+            found.setdefault(str(name), f)
         return found
+
+    def names(self) -> list[str]:
+        return list(self._builds())
 
     def list(self) -> list[BuildInfo]:
         return [self.get(n) for n in self.names()]
 
     def get(self, name: str) -> BuildInfo:
-        path = self.folder / _slug(name) / "build.json"
-        if not path.exists():
+        path = self._builds().get(name)
+        if path is None:
             known = ", ".join(self.names()) or "none yet"
             raise NotFound(f"No RAFT build named '{name}'. Builds: {known}.")
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -394,11 +402,8 @@ class RaftBuilds:
     def create(self, name: str, options: RaftOptions) -> BuildInfo:
         """A new build choosing its chunks now, or — same name, same options, not saved yet —
         the unfinished one, to continue."""
-        name = name.strip()
-        if not name:
-            raise TailorError("A RAFT dataset needs a name.")
-        folder = self.folder / _slug(name)
-        if (folder / "build.json").exists():
+        name = storage.check_name(name, "A RAFT dataset")
+        if name in self._builds():
             info = self.get(name)
             if info.status != "saved" and info.options == options:
                 return info
@@ -423,21 +428,32 @@ class RaftBuilds:
         rng.shuffle(chunks)
         if options.chunks:
             chunks = chunks[: options.chunks]
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "drafts.jsonl").touch()
-        _write_json(
-            folder / "build.json",
-            {
-                "name": name,
-                "options": options.model_dump(),
-                "status": "drafting",
-                "chunks": [c.id for c in chunks],
-            },
-        )
+        folder = storage.claim_folder(self.folder, name, "raft")
+        try:
+            (folder / "drafts.jsonl").touch()
+            _write_json(
+                folder / "build.json",
+                {
+                    "name": name,
+                    "options": options.model_dump(),
+                    "status": "drafting",
+                    "chunks": [c.id for c in chunks],
+                },
+            )
+        except BaseException:
+            storage.remove(self.folder, folder)  # claimed above: nobody else's
+            raise
         return self.get(name)
 
     def delete(self, name: str) -> None:
-        shutil.rmtree(self.get(name).folder)
+        """Delete a build's folder (its drafts); the datasets and evaluation set it saved
+        stay. Only ever that folder, and only inside the workspace's ``raft/``."""
+        folder = self.get(name).folder
+        if not storage.remove(self.folder, folder):
+            raise TailorError(
+                f"RAFT build '{name}' is kept in {folder}, which is not a folder of its own "
+                "inside the workspace's raft folder; Tailor leaves it as it is."
+            )
 
     def _check_names_free(self, name: str) -> None:
         """A build saves three things; refuse a name whose results are already taken before

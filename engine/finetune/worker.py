@@ -25,7 +25,15 @@ import time
 import traceback
 from pathlib import Path
 
-from engine.finetune.jobs import TrainOptions, latest_checkpoint, read_json, write_json
+from engine import storage
+from engine.finetune.jobs import (
+    TrainOptions,
+    latest_checkpoint,
+    read_json,
+    read_progress,
+    repair_progress,
+    write_json,
+)
 
 
 class State:
@@ -72,6 +80,7 @@ def main(folder: Path, job_id: int) -> int:
         stop["requested"] = True
 
     signal.signal(signal.SIGTERM, on_term)
+    repair_progress(folder)  # a line the last run left half-written (disk full, killed)
     progress_file = (folder / "progress.jsonl").open("a", encoding="utf-8")
     try:
         result = train(folder, job, options, state, stop, progress_file)
@@ -118,7 +127,10 @@ def train(folder: Path, job: dict, options: TrainOptions, state: State, stop, pr
     from engine.errors import TailorError
     from engine.finetune.convert import dequantise, peft_to_gguf
 
-    hf_dir = dequantise(Path(job["base_path"]), Path(job["hf_cache"]))
+    # The conversion replaces a folder there: only ever one inside the workspace's cache
+    # (a job.json from an older version could name "cache/hf/..").
+    hf_cache = storage.inside(Path(job["home"]) / "cache" / "hf", Path(job["hf_cache"]))
+    hf_dir = dequantise(Path(job["base_path"]), hf_cache, job.get("base_sha256"))
     state.update(message="Loading the model for training…")
 
     import torch
@@ -238,8 +250,8 @@ def train(folder: Path, job: dict, options: TrainOptions, state: State, stop, pr
     adapter_dir = folder / "adapter"
     model.save_pretrained(str(adapter_dir))
     tokenizer.save_pretrained(str(adapter_dir))
-    gguf = peft_to_gguf(adapter_dir, Path(job["base_path"]), folder / "adapter.gguf")
-    history = [json.loads(x) for x in (folder / "progress.jsonl").read_text().splitlines() if x]
+    peft_to_gguf(adapter_dir, Path(job["base_path"]), folder / "adapter.gguf")
+    history = read_progress(folder)
     losses = [h["loss"] for h in history if "loss" in h]
     evals = [h["eval_loss"] for h in history if "eval_loss" in h]
     results = {
@@ -256,6 +268,18 @@ def train(folder: Path, job: dict, options: TrainOptions, state: State, stop, pr
     }
     write_json(folder / "result.json", results)
 
+    try:
+        register_adapter(folder, job, results, int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    except TailorError as exc:
+        state.update(status="failed", message=str(exc))
+        return 1
+    state.update(status="done", message=f"Trained {output.global_step} steps; adapter saved.")
+    return 0
+
+
+def register_adapter(folder: Path, job: dict, results: dict, job_id: int | None) -> None:
+    """Record the finished adapter in ``<folder>`` (``adapter/``, ``adapter.gguf``) with the
+    base it belongs to — by name, size and content hash — and how it was trained."""
     from engine.finetune.adapters import Adapter, Adapters
     from engine.workspace import Workspace
 
@@ -267,22 +291,19 @@ def train(folder: Path, job: dict, options: TrainOptions, state: State, stop, pr
                 base_model=job["base_model"],
                 base_size=job["base_size"],
                 dataset=job["dataset"],
-                peft_path=adapter_dir,
-                gguf_path=gguf,
+                peft_path=folder / "adapter",
+                gguf_path=folder / "adapter.gguf",
                 kind=job.get("kind", "lora"),
-                hyperparameters=options.model_dump(),
+                hyperparameters=TrainOptions(**job["options"]).model_dump(),
                 results=results,
                 created_at="",
+                # None for a job started before content hashes: matched by name and size.
+                base_sha256=job.get("base_sha256"),
             ),
-            job_id=int(sys.argv[2]) if len(sys.argv) > 2 else None,
+            job_id=job_id,
         )
-    except TailorError as exc:
-        state.update(status="failed", message=str(exc))
-        return 1
     finally:
         ws.close()
-    state.update(status="done", message=f"Trained {output.global_step} steps; adapter saved.")
-    return 0
 
 
 if __name__ == "__main__":
