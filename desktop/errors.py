@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import traceback
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from engine.errors import TailorError
@@ -18,6 +19,8 @@ def show_error(parent: QWidget | None, error: BaseException | str, title: str = 
         text = f"Something went wrong: {type(error).__name__}: {error}"
     box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("errorDialog")
+    # Messages quote file names and a model file's own metadata: shown as text, never markup.
+    box.setTextFormat(Qt.TextFormat.PlainText)
     box.open() if parent is not None else box.exec()
 
 

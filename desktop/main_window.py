@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         self.level_badge.setObjectName("levelBadge")
         self.header_model = QLabel()
         self.header_model.setObjectName("headerModel")
+        self.header_model.setTextFormat(Qt.TextFormat.PlainText)  # a model's name is text
         new_assistant = QPushButton("New assistant…")
         h.addWidget(brand)
         h.addWidget(QLabel("Assistant"))
@@ -148,6 +149,7 @@ class MainWindow(QMainWindow):
 
         self.status_text = QLabel("Ready")
         self.model_status = QLabel()
+        self.model_status.setTextFormat(Qt.TextFormat.PlainText)
         offline = QLabel("offline ✓")
         offline.setToolTip("Tailor never connects to the network; everything runs here.")
         self.statusBar().addWidget(self.status_text, 1)

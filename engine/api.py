@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +47,8 @@ from engine.settings import Settings
 from engine.workspace import Workspace
 
 DEFAULT_ASSISTANT = "Default assistant"
+# How many times a generation is started again when another task swaps its model out.
+SWAP_ATTEMPTS = 3
 
 __all__ = [
     "DEFAULT_ASSISTANT",
@@ -114,7 +116,7 @@ class Engine:
         s = self.settings
         lora = None
         if adapter:
-            lora = self.adapters.for_model(adapter, model.name, model.info.file_size).gguf_path
+            lora = self.adapters.for_model(adapter, model).gguf_path
         return LoadOptions(
             path=model.path,
             n_ctx=min(s.context_size, model.info.context_length or s.context_size),
@@ -145,18 +147,43 @@ class Engine:
         params: SamplingParams,
         cancel: CancelToken | None = None,
     ) -> Reply:
-        """One whole reply from ``model`` (background work: question writing, RAFT drafts).
-        If another task swaps the model out meanwhile, it is loaded again and the reply
-        redone."""
+        """One whole reply from ``model`` (background work: question writing, RAFT drafts,
+        judging). A model swapped out meanwhile is loaded again (see :meth:`_generation`)."""
+        events = self._generation(model, None, lambda _loaded: messages, params, cancel)
+        return deque(events, maxlen=1)[0]  # the last event is the Reply
 
-        def once() -> Reply:
-            events = self.load_model(model).stream(messages, params, cancel)
-            return deque(events, maxlen=1)[0]  # the last event is the Reply
-
-        try:
-            return once()
-        except ModelUnloaded:
-            return once()
+    def _generation(
+        self,
+        model: str,
+        adapter: str | None,
+        prepare: Callable[[LoadedModel], list[dict]],
+        params: SamplingParams,
+        cancel: CancelToken | None,
+    ) -> Iterator[Loading | TokenEvent | Reply]:
+        """The one place a swapped-out model is handled: load ``model`` (with ``adapter``),
+        build the messages with ``prepare(loaded)`` (which may count tokens with it) and stream
+        the reply. Another task can load a different model at any point before the first
+        token (an evaluation, RAFT drafting and the chat share one loaded model); then
+        everything is redone with the model loaded again, a few times at most, so two tasks
+        that keep taking the model from each other end with a message instead of looping."""
+        for attempt in range(1, SWAP_ATTEMPTS + 1):
+            if not self.is_loaded(model, adapter):
+                yield Loading(model + (f" + {adapter}" if adapter else ""))
+            try:
+                loaded = self.load_model(model, adapter)
+                events = loaded.stream(prepare(loaded), params, cancel)
+                first = next(events)  # after this the model stays loaded until the Reply
+            except ModelUnloaded:
+                if attempt == SWAP_ATTEMPTS:
+                    raise ModelUnloaded(
+                        f"{model} was unloaded {SWAP_ATTEMPTS} times in a row to make room "
+                        "for another model that another task is using. Try again when it has "
+                        "finished."
+                    ) from None
+                continue
+            yield first
+            yield from events
+            return
 
     def token_counter(self, name: str):
         """A function giving the number of tokens a conversation takes with this model."""
@@ -285,25 +312,28 @@ class Engine:
                 self._save(conversation_id, message, reply, ver, config)
                 yield reply
                 return
-        if not self.is_loaded(config.model, config.adapter):
-            yield Loading(config.model + (f" + {config.adapter}" if config.adapter else ""))
-        loaded = self.load_model(config.model, config.adapter)
-        messages, kept = self.build_messages(
-            config,
-            history,
-            message,
-            hits,
-            loaded.count_tokens,
-            loaded.n_ctx - min(config.max_tokens, loaded.n_ctx // 2),
-        )
         params = SamplingParams(
             temperature=config.temperature,
             top_p=config.top_p,
             max_tokens=config.max_tokens,
             seed=seed,
         )
+        kept: list = []
+
+        def prepare(loaded: LoadedModel) -> list[dict]:
+            nonlocal kept
+            messages, kept = self.build_messages(
+                config,
+                history,
+                message,
+                hits,
+                loaded.count_tokens,
+                loaded.n_ctx - min(config.max_tokens, loaded.n_ctx // 2),
+            )
+            return messages
+
         reply: Reply | None = None
-        for event in loaded.stream(messages, params, cancel):
+        for event in self._generation(config.model, config.adapter, prepare, params, cancel):
             if isinstance(event, Reply):
                 reply = event
             else:

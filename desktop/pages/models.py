@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -49,6 +50,7 @@ class ModelsPage(QWidget):
         self.remove_button = QPushButton("Remove")
         self.status = QLabel()
         self.status.setObjectName("hint")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it shows file and model names
         bar.addWidget(self.import_button)
         bar.addWidget(self.remove_button)
         bar.addWidget(self.status, 1)
@@ -109,9 +111,11 @@ class ModelsPage(QWidget):
             return
         m = self.engine.models.get(name)
         self.remove_button.setEnabled(not m.bundled)
+        # The name comes from the file's own metadata: text, never markup (a GGUF's
+        # general.name could otherwise pull an image or a link into the window).
         self.details.setText(
-            f"<b>{m.info.name}</b> — {m.info.parameters:,} parameters, {m.info.n_layers} layers"
-            f"<br>File: {m.path}"
+            f"<b>{html.escape(m.info.name)}</b> — {m.info.parameters:,} parameters, "
+            f"{m.info.n_layers} layers<br>File: {html.escape(str(m.path))}"
         )
 
     def choose_file(self) -> None:

@@ -13,6 +13,10 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+import regex
+
+from engine.errors import TailorError
+
 _PUNCT = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
@@ -51,16 +55,34 @@ def contains(response: str, references: Sequence[str]) -> float:
     return float(any(f" {n} " in padded for r in references if (n := normalize_answer(r))))
 
 
+# An evaluation set's pattern may come from anyone; one that backtracks catastrophically
+# ("(a+)+$") would hang the run on a single reply, so matching is given this long.
+REGEX_TIMEOUT_S = 1.0
+
+
+class PatternTimeout(TailorError):
+    """A case's regular expression ran past :data:`REGEX_TIMEOUT_S` on a reply."""
+
+
 def regex_match(response: str, pattern: str) -> float:
-    """1 if ``pattern`` (case-insensitive) matches anywhere in the response."""
-    return float(re.search(pattern, response, re.IGNORECASE) is not None)
+    """1 if ``pattern`` (case-insensitive) matches anywhere in the response. Raises
+    :class:`PatternTimeout` if matching takes longer than :data:`REGEX_TIMEOUT_S`."""
+    try:
+        found = regex.search(pattern, response, regex.IGNORECASE, timeout=REGEX_TIMEOUT_S)
+    except TimeoutError:
+        raise PatternTimeout(
+            f"The pattern {pattern!r} took more than {REGEX_TIMEOUT_S:g} s on this reply and was "
+            "stopped; it backtracks catastrophically (nested repeats such as (a+)+). Write it "
+            "without nested repeats in the evaluation set."
+        ) from None
+    return float(found is not None)
 
 
 def check_pattern(pattern: str) -> str | None:
     """Why ``pattern`` is not a usable regular expression, or None."""
     try:
-        re.compile(pattern)
-    except re.error as exc:
+        regex.compile(pattern)
+    except regex.error as exc:
         return f"invalid regular expression ({exc})"
     return None
 

@@ -23,7 +23,7 @@ from engine.evaluation import judge as judge_mod
 from engine.evaluation import metrics as m
 from engine.evaluation.sets import Case, EvalSets
 from engine.finetune.raft import ANSWER_TAG, final_answer
-from engine.models.runtime import CancelToken, Reply, SamplingParams
+from engine.models.runtime import CancelToken, ModelUnloaded, Reply, SamplingParams
 
 
 class RunOptions(BaseModel):
@@ -99,22 +99,27 @@ SPEED_KEYS = {x.key for x in METRICS if x.group == "speed"}
 JUDGED = {"judge", "judge_unparsed"}  # a result the judge has seen (scored or not)
 
 
-def score_case(case: Case, response: str, ranking: list[str] | None, k: int) -> dict:
+def score_case(case: Case, response: str, ranking: list[str] | None, k: int) -> tuple[dict, str]:
     """The answer metrics (and retrieval metrics when both reference documents and a ranking
-    exist) for one case. A reply with a ``<ANSWER>:`` tail (RAFT) is scored on that answer."""
+    exist) for one case, and why a metric could not be computed ("" if all were). A reply with
+    a ``<ANSWER>:`` tail (RAFT) is scored on that answer."""
     response = final_answer(response)
     scores: dict[str, float] = {}
+    error = ""
     if case.references:
         scores["em"] = m.exact_match(response, case.references)
         scores["f1"] = m.token_f1(response, case.references)
         scores["contains"] = m.contains(response, case.references)
     if case.pattern:
-        scores["regex"] = m.regex_match(response, case.pattern)
+        try:
+            scores["regex"] = m.regex_match(response, case.pattern)
+        except m.PatternTimeout as exc:  # no score: a stopped match is not a wrong answer
+            error = str(exc)
     if case.sources and ranking is not None:
         scores["recall"] = m.recall_at_k(ranking, case.sources, k)
         scores["mrr"] = m.reciprocal_rank(ranking, case.sources)
         scores["ndcg10"] = m.ndcg_at_k(ranking, case.sources, 10)
-    return scores
+    return scores, error
 
 
 class EvalRuns:
@@ -145,9 +150,7 @@ class EvalRuns:
         for t in targets:
             ver = self.engine.assistants.get(t.assistant, t.version)
             snapshots.append((t.assistant, ver.version, ver.level, ver.config.model_dump_json()))
-        db = self.ws.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.ws.transaction() as db:
             run_id = db.execute(
                 "INSERT INTO eval_runs(set_version_id, options, status) VALUES (?, ?, 'pending')",
                 (version.id, options.model_dump_json()),
@@ -157,10 +160,6 @@ class EvalRuns:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [(run_id, i, *s) for i, s in enumerate(snapshots)],
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return run_id
 
     def run(self, run_id: int, cancel: CancelToken | None = None) -> Iterator[RunProgress]:
@@ -255,7 +254,9 @@ class EvalRuns:
                     reply = event
                 elif first is None and hasattr(event, "text"):
                     first = time.perf_counter() - t0
-        except NotFound:
+        except (NotFound, ModelUnloaded):
+            # A swap the engine could not ride out says nothing about the answer: the case is
+            # left undone (the run fails with the message) and a resume answers it.
             raise
         except TailorError as exc:  # e.g. this case's prompt does not fit the context
             error = str(exc)
@@ -271,7 +272,10 @@ class EvalRuns:
         response = reply.text if reply else ""
         # A RAFT reply cut off before its <ANSWER>: has given no answer (its quotes are not one).
         unanswered = engine.is_raft(config) and ANSWER_TAG not in response
-        scores = score_case(case, "" if unanswered else response, ranking, config.retrieval_k)
+        scores, score_error = score_case(
+            case, "" if unanswered else response, ranking, config.retrieval_k
+        )
+        error = error or score_error
         stats = reply.stats if reply else None
         tokens_in = stats.prompt_tokens if stats else 0
         tokens_out = stats.completion_tokens if stats else 0
@@ -298,7 +302,6 @@ class EvalRuns:
 
     def _judge_all(self, run_id, options: RunOptions, cases: list[Case], cancel):
         by_key = {c.key: c for c in cases}
-        loaded = None
         rows = self.ws.db.execute(
             "SELECT r.rowid, r.response, r.scores, c.case_key FROM eval_results r "
             "JOIN eval_run_configs rc ON rc.id = r.run_config_id "
@@ -312,20 +315,16 @@ class EvalRuns:
             if cancel is not None and cancel.cancelled:
                 yield None
                 return
-            if loaded is None:
-                loaded = self.engine.load_model(options.judge_model)
             case = by_key[row["case_key"]]
             prompt = judge_mod.render(
                 options.judge_prompt, case.input, case.references, row["response"], options.rubric
             )
-            reply = None
-            for event in loaded.stream(
+            reply = self.engine.generate(
+                options.judge_model,
                 [{"role": "user", "content": prompt}],
                 SamplingParams(temperature=0.0, max_tokens=32, seed=options.seed),
                 cancel,
-            ):
-                if isinstance(event, Reply):
-                    reply = event
+            )
             if reply.stats.stop_reason == "cancelled":
                 yield None
                 return

@@ -56,36 +56,50 @@ def supported_architectures() -> set[str]:
 # gguf.GGUFReader decodes every element in Python, which took ~5 s for a 49k vocabulary here.
 _BIG_ARRAY = 64
 
+# llama.cpp's own limits (ggml.h, gguf.cpp): a header past them is refused there too, and some
+# keys are read with a type assertion that aborts the whole process, so their types are
+# checked here first.
+_MAX_DIMS = 4
+_MAX_NAME = 64
+_INT64_MAX = 2**63 - 1
+
 
 def read_header(path: Path) -> tuple[dict, list[tuple[str, int, int, int]], int]:
     """Parse a GGUF header: (metadata, tensors as (name, elements, type, offset), data start).
 
     The layout and sizes come from the ``gguf`` package's constants; long arrays are replaced by
-    their length. Raises ``ValueError``/``struct.error``/``IndexError`` on a damaged header.
+    their length. Everything llama.cpp's own reader refuses is refused here too (nested arrays,
+    a bad alignment, duplicate names, more than 4 dimensions, tensors not laid out one after
+    the other), as are wrongly typed keys that llama.cpp reads with an assertion. Raises
+    ``ValueError``/``struct.error``/``IndexError`` on a damaged header.
     """
     import mmap
     import struct
 
     import gguf
 
+    vt = gguf.GGUFValueType
     scalar = {
-        gguf.GGUFValueType.UINT8: "<B",
-        gguf.GGUFValueType.INT8: "<b",
-        gguf.GGUFValueType.UINT16: "<H",
-        gguf.GGUFValueType.INT16: "<h",
-        gguf.GGUFValueType.UINT32: "<I",
-        gguf.GGUFValueType.INT32: "<i",
-        gguf.GGUFValueType.FLOAT32: "<f",
-        gguf.GGUFValueType.BOOL: "<?",
-        gguf.GGUFValueType.UINT64: "<Q",
-        gguf.GGUFValueType.INT64: "<q",
-        gguf.GGUFValueType.FLOAT64: "<d",
+        vt.UINT8: "<B",
+        vt.INT8: "<b",
+        vt.UINT16: "<H",
+        vt.INT16: "<h",
+        vt.UINT32: "<I",
+        vt.INT32: "<i",
+        vt.FLOAT32: "<f",
+        vt.BOOL: "<?",
+        vt.UINT64: "<Q",
+        vt.INT64: "<q",
+        vt.FLOAT64: "<d",
     }
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         pos = 8
+        size = len(buf)
 
         def take(fmt: str):
             nonlocal pos
+            if pos + struct.calcsize(fmt) > size:
+                raise ValueError("the header runs past the end of the file")
             (value,) = struct.unpack_from(fmt, buf, pos)
             pos += struct.calcsize(fmt)
             return value
@@ -93,52 +107,123 @@ def read_header(path: Path) -> tuple[dict, list[tuple[str, int, int, int]], int]
         def string() -> str:
             nonlocal pos
             n = take("<Q")
-            if pos + n > len(buf):
+            if pos + n > size:
                 raise ValueError("string runs past the end of the file")
             text = bytes(buf[pos : pos + n]).decode("utf-8", errors="replace")
             pos += n
             return text
 
-        def value(kind: int, keep: bool = True):
+        def value_type() -> gguf.GGUFValueType:
+            code = take("<I")
+            try:
+                return vt(code)
+            except ValueError:
+                raise ValueError(f"unknown value type {code}") from None
+
+        def array(key: str):
             nonlocal pos
-            kind = gguf.GGUFValueType(kind)
-            if kind == gguf.GGUFValueType.STRING:
-                return string()
-            if kind == gguf.GGUFValueType.ARRAY:
-                item, count = gguf.GGUFValueType(take("<I")), take("<Q")
-                if count > len(buf):
-                    raise ValueError("array longer than the file")
-                keep = count <= _BIG_ARRAY
-                if item in scalar and not keep:
-                    pos += struct.calcsize(scalar[item]) * count
-                    return count
-                if item == gguf.GGUFValueType.STRING and not keep:
-                    for _ in range(count):
-                        pos += 8 + struct.unpack_from("<Q", buf, pos)[0]
-                    return count
-                items = [value(item, keep) for _ in range(count)]
-                return items if keep else count
-            return take(scalar[kind])
+            item, count = value_type(), take("<Q")
+            if item == vt.ARRAY:
+                raise ValueError(f"{key[:80]} is an array of arrays, which GGUF does not allow")
+            # Each element takes at least a byte (a string, 8): more would run past the end.
+            if count * (8 if item == vt.STRING else struct.calcsize(scalar[item])) > size - pos:
+                raise ValueError(f"{key[:80]} is an array longer than the file")
+            types[key] = (vt.ARRAY, item)
+            if count <= _BIG_ARRAY:
+                return [string() if item == vt.STRING else take(scalar[item]) for _ in range(count)]
+            if item == vt.STRING:
+                for _ in range(count):
+                    n = take("<Q")  # before the +=, which would read pos first
+                    pos += n
+                if pos > size:
+                    raise ValueError(f"{key[:80]} runs past the end of the file")
+            else:
+                pos += struct.calcsize(scalar[item]) * count
+            return count
 
         n_tensors, n_kv = take("<Q"), take("<Q")
-        if n_tensors > len(buf) or n_kv > len(buf):
+        # A key takes at least 12 bytes and a tensor 24: more than the file holds is damage.
+        if n_tensors > size // 24 or n_kv > size // 12:
             raise ValueError("implausible tensor or key count")
-        meta = {}
+        meta: dict = {}
+        types: dict[str, tuple] = {}
         for _ in range(n_kv):
             key = string()
-            meta[key] = value(take("<I"))
+            if key in meta:
+                raise ValueError(f"key {key[:80]!r} appears twice")
+            kind = value_type()
+            if kind == vt.ARRAY:
+                meta[key] = array(key)
+            else:
+                types[key] = (kind,)
+                meta[key] = string() if kind == vt.STRING else take(scalar[kind])
+        _check_types(meta, types)
+        align = meta.get("general.alignment", 32)
+        if align == 0 or align & (align - 1):
+            raise ValueError(f"general.alignment is {align}, not a power of two")
+
         tensors = []
+        names: set[str] = set()
+        expected = 0  # llama.cpp requires the tensors' data one after the other, in order
         for _ in range(n_tensors):
             name = string()
-            dims = [take("<Q") for _ in range(take("<I"))]
-            kind, offset = take("<I"), take("<Q")
+            if len(name.encode("utf-8")) >= _MAX_NAME or name in names:
+                raise ValueError(f"tensor name {name[:80]!r} is too long or appears twice")
+            names.add(name)
+            n_dims = take("<I")
+            if n_dims > _MAX_DIMS:
+                raise ValueError(f"tensor {name!r} has {n_dims} dimensions (at most 4)")
+            dims = [take("<Q") for _ in range(n_dims)]
             elements = 1
             for d in dims:
                 elements *= d
+            if elements > _INT64_MAX:
+                raise ValueError(f"tensor {name!r} has an impossible shape {dims}")
+            kind, offset = take("<I"), take("<Q")
+            try:
+                block, type_size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(kind)]
+            except (ValueError, KeyError):
+                raise ValueError(f"tensor {name!r} has unknown type {kind}") from None
+            if dims and dims[0] % block:
+                raise ValueError(f"tensor {name!r} rows are not whole blocks of its type")
+            if offset != expected:
+                raise ValueError(f"tensor {name!r} data is at {offset}, expected {expected}")
+            expected += (elements // block * type_size + align - 1) // align * align
             tensors.append((name, elements, kind, offset))
-        align = int(meta.get("general.alignment", 32))
         data_start = (pos + align - 1) // align * align
     return meta, tensors, data_start
+
+
+def _check_types(meta: dict, types: dict[str, tuple]) -> None:
+    """Refuse keys whose type llama.cpp asserts (aborting the process) or relies on."""
+    import gguf
+
+    vt = gguf.GGUFValueType
+    required = {
+        "general.alignment": (vt.UINT32,),
+        "general.architecture": (vt.STRING,),
+        "general.name": (vt.STRING,),
+        "general.type": (vt.STRING,),
+        "tokenizer.chat_template": (vt.STRING,),
+        "tokenizer.ggml.model": (vt.STRING,),
+        "tokenizer.ggml.tokens": (vt.ARRAY, vt.STRING),
+        "tokenizer.ggml.scores": (vt.ARRAY, vt.FLOAT32),
+        "tokenizer.ggml.token_type": (vt.ARRAY, vt.INT32),
+        "tokenizer.ggml.merges": (vt.ARRAY, vt.STRING),
+    }
+    for key, want in required.items():
+        if key in types and types[key] != want:
+            raise ValueError(f"{key} has the wrong type")
+    # The vocabulary loader reads a score and a type for every token, unchecked.
+    n_tokens = _length(meta.get("tokenizer.ggml.tokens"))
+    for key in ("tokenizer.ggml.scores", "tokenizer.ggml.token_type"):
+        if key in meta and _length(meta[key]) != n_tokens:
+            raise ValueError(f"{key} does not have one entry per token")
+
+
+def _length(value) -> int:
+    """An array's length, whether it was decoded (a list) or skipped (its count)."""
+    return len(value) if isinstance(value, list) else int(value or 0)
 
 
 def inspect(path: Path) -> ModelInfo:
@@ -163,12 +248,9 @@ def inspect(path: Path) -> ModelInfo:
         raise InvalidModelFile(f"{path.name} uses GGUF version {version}; Tailor reads 2 and 3.")
     try:
         meta, tensors, data_start = read_header(path)
-        end = data_start
-        for _name, elements, kind, offset in tensors:
-            block, type_size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(kind)]
-            end = max(end, data_start + offset + elements // block * type_size)
-    except (ValueError, KeyError, struct.error, IndexError) as exc:
+    except (ValueError, KeyError, struct.error, IndexError, OverflowError) as exc:
         raise InvalidModelFile(f"{path.name} is damaged or incomplete ({exc}).") from None
+    end = data_start + _data_size(tensors, meta.get("general.alignment", 32))
     if not tensors or end > size:
         raise InvalidModelFile(
             f"{path.name} is incomplete: it is {size:,} bytes but its tensors need {end:,}. "
@@ -194,12 +276,28 @@ def inspect(path: Path) -> ModelInfo:
         name=str(meta.get("general.name", path.stem)),
         parameters=sum(t[1] for t in tensors),
         quantization=quant,
-        context_length=int(meta.get(f"{arch}.context_length", 0) or 0),
+        context_length=_count(meta.get(f"{arch}.context_length")),
         has_chat_template=bool(template),
-        chat_template=template if isinstance(template, str) else "",
-        n_layers=int(meta.get(f"{arch}.block_count", 0) or 0),
+        chat_template=template,
+        n_layers=_count(meta.get(f"{arch}.block_count")),
         file_size=size,
     )
+
+
+def _count(value) -> int:
+    """A whole-number metadata value, or 0 when it is missing or of another type (llama.cpp
+    then refuses the file with its own message when it needs the value)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _data_size(tensors, align: int) -> int:
+    import gguf
+
+    end = 0
+    for _name, elements, kind, offset in tensors:
+        block, type_size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(kind)]
+        end = max(end, offset + elements // block * type_size)
+    return end
 
 
 def _dominant_tensor_type(tensors) -> str:

@@ -41,7 +41,8 @@ class SamplingParams:
 
 
 class ModelUnloaded(TailorError):
-    """Another task swapped the model out between loading it and generating with it."""
+    """Another task swapped the model out between loading it and using it. Raised before any
+    token is produced, so the caller can load the model again and redo the work."""
 
 
 @dataclass
@@ -138,7 +139,10 @@ class ChatTokenizer:
 
 
 class LoadedModel:
-    """One model loaded in llama.cpp. Generations on it are serialised by a lock."""
+    """One model loaded in llama.cpp. Every call into llama.cpp holds :attr:`lock` and first
+    checks that the model is still loaded: :meth:`close` frees the native memory, and a call on
+    freed memory crashes the whole process. Once closed, every method raises
+    :class:`ModelUnloaded`."""
 
     def __init__(self, options: LoadOptions, chat_template: str = ""):
         import llama_cpp
@@ -156,30 +160,48 @@ class LoadedModel:
         except (ValueError, RuntimeError) as exc:
             raise TailorError(f"llama.cpp could not load {options.path.name}: {exc}") from None
         self.formatter = _formatter(self.llama, chat_template)
+        self._n_ctx = self.llama.n_ctx()
+        # Not reentrant on purpose: stream() holds it across yields, and a generator that is
+        # dropped unfinished may be closed on another thread, which an RLock would refuse.
         self.lock = threading.Lock()
         self.closed = False
 
     def close(self) -> None:
         """Free llama.cpp's memory now (not at interpreter exit, where it can fail noisily),
-        once no generation is using it; a later :meth:`stream` raises :class:`ModelUnloaded`."""
+        once no call is using it; every later call raises :class:`ModelUnloaded`."""
         with self.lock:
             if not self.closed:
                 self.closed = True
                 self.llama.close()
 
+    def _check_loaded(self) -> None:
+        """Call with :attr:`lock` held."""
+        if self.closed:
+            raise ModelUnloaded("The model was unloaded to make room for another one.")
+
     @property
     def n_ctx(self) -> int:
-        return self.llama.n_ctx()
+        """The context window in tokens."""
+        with self.lock:
+            self._check_loaded()
+            return self._n_ctx
 
     def render(self, messages: list[dict]) -> tuple[str, list[str]]:
         """The exact prompt text llama.cpp will see for ``messages``, and its stop strings."""
-        result = self.formatter(messages=messages)
+        result = self.formatter(messages=messages)  # Jinja only: no llama.cpp call
         stop = (
             result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
         )
         return result.prompt, stop
 
     def count_tokens(self, text: str) -> int:
+        """How many tokens ``text`` takes with this model's tokenizer."""
+        with self.lock:
+            self._check_loaded()
+            return self._count(text)
+
+    def _count(self, text: str) -> int:
+        """Call with :attr:`lock` held and the model checked."""
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def stream(
@@ -191,20 +213,20 @@ class LoadedModel:
         """Generate a reply to ``messages`` token by token; the last event is a :class:`Reply`.
 
         Setting ``cancel`` stops at the next token: a normal outcome, so the reply so far still
-        arrives, with ``stop_reason == "cancelled"``.
+        arrives, with ``stop_reason == "cancelled"``. :class:`ModelUnloaded` can only come
+        before the first event: the model stays loaded until the reply is complete.
         """
         parts: list[str] = []
         stop_reason = ""
         with self.lock:
-            if self.closed:
-                raise ModelUnloaded("The model was unloaded to make room for another one.")
+            self._check_loaded()
             prompt, stop = self.render(messages)
-            prompt_tokens = self.count_tokens(prompt)
-            room = self.n_ctx - prompt_tokens
+            prompt_tokens = self._count(prompt)
+            room = self._n_ctx - prompt_tokens
             if room < 1:
                 raise TailorError(
                     f"The conversation ({prompt_tokens} tokens) no longer fits the model's "
-                    f"context window ({self.n_ctx} tokens). Start a new chat or use fewer "
+                    f"context window ({self._n_ctx} tokens). Start a new chat or use fewer "
                     "examples."
                 )
             max_tokens = min(params.max_tokens, room)
@@ -236,8 +258,8 @@ class LoadedModel:
             finally:
                 chunks.close()
             total = time.perf_counter() - start
-        text = "".join(parts)
-        completion_tokens = self.count_tokens(text) if text else 0
+            text = "".join(parts)
+            completion_tokens = self._count(text) if text else 0
         decode_s = total - first
         stats = GenerationStats(
             prompt_tokens=prompt_tokens,
