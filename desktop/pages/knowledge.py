@@ -3,6 +3,7 @@ while the app runs, and attached to the assistant beside the chat."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -160,9 +161,17 @@ class KnowledgePage(RungPage):
         from engine.knowledge.watch import FolderWatcher
 
         if self.watcher is None:
-            self.watcher = FolderWatcher(self.changed_on_disk.emit)
+            # Nothing in the workspace counts as a change: a folder that contains it would
+            # otherwise re-index after each write of the index itself.
+            self.watcher = FolderWatcher(
+                self.changed_on_disk.emit, workspace=self.engine.workspace.home
+            )
         for name in self.engine.knowledge.names():
-            self.watcher.watch(name, self.engine.knowledge.roots(name))
+            self._watch(name)
+
+    def _watch(self, name: str) -> None:
+        for folder, why in self.watcher.watch(name, self.engine.knowledge.roots(name)):
+            self.status_message.emit(f"{folder} is not followed: {why}")
 
     def stop_watching(self) -> None:
         if self.watcher is not None:
@@ -210,10 +219,26 @@ class KnowledgePage(RungPage):
             self.summary.setText("No knowledge bases yet.")
             return
         s = self.engine.knowledge.status(name)
-        folders = "<br>".join(f"• {r}" for r in s.roots) or "no folders yet"
+        missing = dict(s.unavailable)
+        folders = (
+            "<br>".join(
+                f"• {html.escape(r)}"
+                + (
+                    f" — <b>unavailable</b>: {html.escape(missing[r])}; its files stay indexed "
+                    "until it is back"
+                    if r in missing
+                    else ""
+                )
+                for r in s.roots
+            )
+            or "no folders yet"
+        )
         extra = " · rebuilding with new settings" if s.building else ""
+        if s.indexing and self.job is None:
+            extra += " · being indexed by another Tailor process"
         self.summary.setText(
-            f"<b>{name}</b>: {s.files:,} files, {s.chunks:,} chunks{extra}<br>{folders}"
+            f"<b>{html.escape(name)}</b>: {s.files:,} files, {s.chunks:,} chunks{extra}"
+            f"<br>{folders}"
         )
         for path, reason in s.skipped + s.failed:
             item = QTreeWidgetItem(self.failures, [Path(path).name, reason])
@@ -248,7 +273,7 @@ class KnowledgePage(RungPage):
         self.refresh()
         self.editing.setCurrentText(kb)
         if self.watcher is not None:
-            self.watcher.watch(kb, self.engine.knowledge.roots(kb))
+            self._watch(kb)
         self.start_indexing(kb)
 
     def _apply_settings(self) -> None:
@@ -318,6 +343,15 @@ class KnowledgePage(RungPage):
             text = (
                 f"“{self.job_kb}” is up to date: {p.files_done:,} file(s) indexed, "
                 f"{p.unchanged:,} unchanged, {p.removed:,} removed, {len(p.failed)} not indexed."
+            )
+            if p.unavailable:
+                roots = ", ".join(root for root, _why in p.unavailable)
+                text += f" Unavailable, kept as indexed: {roots}."
+        elif p.phase == "waiting":
+            self.progress.setRange(0, 0)
+            text = (
+                f"“{self.job_kb}” is being indexed by another Tailor process; "
+                "waiting for it to finish…"
             )
         elif p.phase == "cancelled":
             text = f"Cancelled. {p.files_done:,} file(s) were indexed; Re-index resumes."

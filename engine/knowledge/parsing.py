@@ -3,6 +3,11 @@
 One parser per format, each a well-kept library where the format needs one (pypdfium2 for PDF,
 python-docx for Word, selectolax for HTML). Anything that cannot be read raises
 :class:`Skip` with a reason the user can act on; the rest of the folder still indexes.
+
+Files are untrusted input: the indexer runs these parsers in a worker process with memory and
+time limits (:mod:`engine.knowledge.parse_worker`), and the code here avoids what those limits
+would only contain: every regular expression runs in linear time on any input, and an archive
+is refused by its members' declared sizes before anything is unpacked.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +29,18 @@ CODE_SUFFIXES = {
 SUPPORTED = TEXT_SUFFIXES | CODE_SUFFIXES | {
     ".html", ".htm", ".pdf", ".docx", ".csv", ".json", ".jsonl",
 }  # fmt: skip
+
+# What a zip-based document (Word) may unpack to. A real one is a few times its file size; a
+# "zip bomb" of a few kilobytes claims gigabytes. The zip reader never returns more than a
+# member's declared size, so checking the declared sizes is enough.
+MAX_UNPACKED_BYTES = 200_000_000
+
+# ATX headings ("## Title ##"). Only spaces and tabs around the title: a pattern that lets
+# whitespace runs be matched several ways (``\s+(.+?)\s*#*\s*$``) backtracks cubically on a
+# line of spaces. The optional closing hashes are removed by :func:`_atx_title`.
+ATX_HEADING = re.compile(r"^#{1,6}[ \t]+(\S[^\n]*)$", re.M)
+# reStructuredText: a line underlined with punctuation.
+RST_HEADING = re.compile(r"^(.+)\n([=\-~^\"'`#*+]{3,})[ \t\r]*$", re.M)
 
 
 class Skip(Exception):
@@ -58,9 +76,9 @@ def parse(path: Path) -> list[Section]:
     if suffix in (".json", ".jsonl"):
         return _json(text, suffix)
     if suffix in (".md", ".markdown"):
-        return _headed(text, re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.M))
+        return _headed(text, ATX_HEADING, lambda m: _atx_title(m[1]))
     if suffix == ".rst":
-        return _headed(text, re.compile(r"^(.+)\n([=\-~^\"'`#*+]{3,})\s*$", re.M), rst=True)
+        return _headed(text, RST_HEADING, lambda m: m[1].strip())
     return [Section(text)]
 
 
@@ -80,13 +98,22 @@ def _read_text(path: Path) -> str:
         return text
 
 
-def _headed(text: str, pattern: re.Pattern, rst: bool = False) -> list[Section]:
-    """Split at headings; each section remembers its heading."""
+def _atx_title(line: str) -> str:
+    """A Markdown heading's title without its optional closing hashes (``## Title ##``)."""
+    title = line.strip()
+    bare = title.rstrip("#")
+    if not bare or bare[-1] in " \t":  # closing hashes must follow a space ("C#" keeps its #)
+        title = bare.strip()
+    return title
+
+
+def _headed(text: str, pattern: re.Pattern, title: Callable[[re.Match], str]) -> list[Section]:
+    """Split at headings; each section remembers its heading (``title`` of the match)."""
     sections, heading, last = [], None, 0
     for match in pattern.finditer(text):
         if match.start() > last and text[last : match.start()].strip():
             sections.append(Section(text[last : match.start()], last, heading=heading))
-        heading = (match[1] if rst else match[2]).strip()
+        heading = title(match) or None
         last = match.start()
     if text[last:].strip():
         sections.append(Section(text[last:], last, heading=heading))
@@ -157,6 +184,7 @@ def _docx(path: Path) -> list[Section]:
     import docx
 
     try:
+        _check_archive(path)
         document = docx.Document(str(path))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise Skip(f"damaged Word document ({exc})") from None
@@ -177,6 +205,19 @@ def _docx(path: Path) -> list[Section]:
     if not sections:
         raise Skip("no text in the document")
     return sections
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse a zip whose members would unpack to more than :data:`MAX_UNPACKED_BYTES`."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        unpacked = sum(member.file_size for member in archive.infolist())
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise Skip(
+            f"its compressed contents would unpack to {unpacked / 1e6:,.0f} MB (more than "
+            f"{MAX_UNPACKED_BYTES / 1e6:,.0f} MB): probably a zip bomb"
+        )
 
 
 def _csv(text: str) -> list[Section]:

@@ -30,7 +30,8 @@ class Hit:
         return dict(self.__dict__)
 
 
-def _quote(value: str) -> str:
+def sql_string(value: str) -> str:
+    """``value`` as a string literal in a LanceDB filter."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -78,7 +79,7 @@ class ChunkTable:
         files gives the same table, which is what makes an interrupted run safe to resume."""
         if sources:
             for i in range(0, len(sources), 500):
-                part = ", ".join(_quote(s) for s in sources[i : i + 500])
+                part = ", ".join(sql_string(s) for s in sources[i : i + 500])
                 self.table.delete(f"source IN ({part})")
         if rows:
             self.table.add(rows)

@@ -1,0 +1,248 @@
+"""Parsing untrusted files in a worker process with memory and time limits.
+
+A knowledge base reads whatever lies in the folders it is given: PDFs from anywhere, Word files
+that are zip archives, text of any size. The parsers behind them (pdfium in C++, lxml, the
+zip reader) can be made to allocate gigabytes, spin for hours or crash by a hostile or merely
+broken file. So no file is parsed in the app's own process. One worker process per index run
+(started on the first file that needs parsing, not per file: IPC costs tens of microseconds, a
+process start tens of milliseconds) parses one file at a time, under
+
+- an address-space limit (``RLIMIT_AS``): a decompression bomb makes the parser fail, or pdfium
+  abort, inside the worker instead of swapping the machine to a halt;
+- a processor-time limit (``RLIMIT_CPU``, re-armed for every file) and a wall-clock limit kept
+  by the parent, both scaled by the file's size: a parser stuck in a loop is killed;
+- no core dumps: a crash must not write a document's contents to disk;
+- no privileges: it drops every Linux capability and may not gain any (``no_new_privs``), so
+  a parser subverted by a file can do no more than an ordinary user, and even when Tailor runs
+  as root the worker reads only what the files' permissions allow.
+
+The parent kills the worker when the user cancels, so a long parse stops at once, and starts a
+fresh one for the next file after a crash or a kill. Replies are JSON, never pickle: a worker
+subverted by a malicious file must not be able to run code in the app by what it sends back.
+
+Run as ``python -m engine.knowledge.parse_worker MEMORY_BYTES`` it is the worker itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.knowledge import parsing
+
+if TYPE_CHECKING:
+    from engine.models.runtime import CancelToken
+
+# Address space for the worker. Parsing a 50 MB document takes a few hundred MB; a PDF page that
+# decompresses to a gigabyte is refused well before the machine runs short.
+MEMORY_LIMIT = 2 * 1024**3
+# Time to read one file: generous for a slow disk and a thousand-page PDF, finite for a parser
+# that will never finish.
+BASE_SECONDS = 60.0
+SECONDS_PER_MB = 6.0
+# How often a waiting parent looks at the cancel token.
+POLL_SECONDS = 0.1
+
+
+class ParseFailed(Exception):
+    """The worker could not read a file: it crashed, ran out of memory or time, or the parser
+    raised something unexpected. The message says which, for the user."""
+
+
+class ParseCancelled(Exception):
+    """The user cancelled while a file was being parsed; the worker was stopped."""
+
+
+def time_limit(size: int) -> float:
+    """Seconds allowed to parse a file of ``size`` bytes."""
+    return BASE_SECONDS + SECONDS_PER_MB * size / 1e6
+
+
+class ParserProcess:
+    """The parent's handle on a worker; :meth:`parse` is :func:`parsing.parse` in the worker.
+
+    Not thread-safe: one index run uses one. Close it (or use it as a context manager) to end
+    the worker.
+    """
+
+    def __init__(self, memory_limit: int = MEMORY_LIMIT):
+        self.memory_limit = memory_limit
+        self._proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> ParserProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def parse(self, path: Path, size: int, cancel: CancelToken | None = None) -> list:
+        """Sections of ``path`` (``size`` bytes, from the caller's stat).
+
+        Raises :class:`parsing.Skip` and ``OSError`` as parsing in this process would,
+        :class:`ParseFailed` when the worker fails on the file, and :class:`ParseCancelled`.
+        """
+        limit = time_limit(size)
+        request = json.dumps({"path": str(path), "cpu_s": int(limit) + 1}).encode() + b"\n"
+        proc = self._start()
+        try:
+            proc.stdin.write(request)
+            proc.stdin.flush()
+        except BrokenPipeError:
+            # It ended while idle (killed from outside): one fresh start for this file.
+            self._stop()
+            proc = self._start()
+            proc.stdin.write(request)
+            proc.stdin.flush()
+        reply = json.loads(self._receive(proc, time.monotonic() + limit, limit, cancel))
+        if "ok" in reply:
+            return [
+                parsing.Section(text, start, page=page, heading=heading)
+                for text, start, page, heading in reply["ok"]
+            ]
+        if "skip" in reply:
+            raise parsing.Skip(reply["skip"])
+        if "oserror" in reply:
+            number, message, filename = reply["oserror"]
+            raise OSError(number, message, filename)
+        raise ParseFailed(reply["error"])
+
+    def close(self) -> None:
+        """End the worker (it exits on its own when its input closes)."""
+        if self._proc is None:
+            return
+        proc, self._proc = self._proc, None
+        try:
+            proc.stdin.close()
+            proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+    def _start(self) -> subprocess.Popen:
+        if self._proc is None:
+            # The worker imports this package from where this process found it.
+            root = str(Path(__file__).resolve().parents[2])
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+            try:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", __name__, str(self.memory_limit)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,  # pdfium's warnings are not the user's concern
+                    env=env,
+                )
+            except OSError as exc:
+                raise ParseFailed(f"the parser process could not start ({exc})") from None
+        return self._proc
+
+    def _stop(self) -> int:
+        """Kill the worker; return how it ended."""
+        proc, self._proc = self._proc, None
+        if proc.poll() is None:
+            proc.kill()
+        code = proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
+        return code
+
+    def _receive(self, proc, deadline: float, limit: float, cancel: CancelToken | None) -> bytes:
+        fd = proc.stdout.fileno()
+        buffer = bytearray()
+        while True:
+            if cancel is not None and cancel.cancelled:
+                self._stop()
+                raise ParseCancelled()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._stop()
+                raise ParseFailed(f"took longer than {limit:.0f} s to read; stopped")
+            ready, _, _ = select.select([fd], [], [], min(left, POLL_SECONDS))
+            if not ready:
+                continue
+            data = os.read(fd, 1 << 20)
+            if not data:
+                raise ParseFailed(self._death_reason(self._stop(), limit))
+            buffer += data
+            if buffer.endswith(b"\n"):  # one reply per request, and JSON holds no raw newline
+                return bytes(buffer)
+
+    def _death_reason(self, code: int, limit: float) -> str:
+        memory = f"{self.memory_limit / 1024**3:g} GB"
+        if code == -signal.SIGXCPU:
+            return f"used more than {limit:.0f} s of processor time; stopped"
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else -code
+            return (
+                f"crashed the parser ({name}): the file is damaged, or reading it needs more "
+                f"than {memory} of memory"
+            )
+        return f"stopped the parser (exit code {code})"
+
+
+# -- the worker -------------------------------------------------------------------------------
+
+
+def _reply(path: str, memory_limit: int) -> dict:
+    try:
+        sections = parsing.parse(Path(path))
+        return {"ok": [[s.text, s.start, s.page, s.heading] for s in sections]}
+    except parsing.Skip as exc:
+        return {"skip": str(exc)}
+    except OSError as exc:
+        return {"oserror": [exc.errno, exc.strerror or str(exc), exc.filename]}
+    except MemoryError:
+        return {"error": f"needs more than {memory_limit / 1024**3:g} GB of memory to read"}
+    except RecursionError:
+        return {"error": "nested too deeply to read"}
+    except Exception as exc:  # an unexpected parser failure is this file's, not the run's
+        return {"error": f"could not be read ({type(exc).__name__}: {exc})"}
+
+
+def _drop_privileges() -> None:
+    """Give up every capability (root's included) and the means to gain one back."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_no_new_privs = 38
+    libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0)
+    # capset(2) with version 3 of its header, for this process; effective, permitted and
+    # inheritable sets all empty. A kernel that refuses leaves the worker with what it had:
+    # the limits above still hold.
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+    libc.capset(header, (ctypes.c_uint32 * 6)())
+
+
+def main(argv: list[str]) -> None:
+    import resource
+
+    memory_limit = int(argv[0])
+    _drop_privileges()
+    resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Ctrl+C in a terminal reaches the whole process group; the parent decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever a library prints must not end up inside a reply
+    for line in sys.stdin.buffer:
+        request = json.loads(line)
+        used = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        soft = int(used) + request["cpu_s"]
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+        replies.write(json.dumps(_reply(request["path"], memory_limit)).encode() + b"\n")
+        replies.flush()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
