@@ -90,7 +90,7 @@ def dataset(n: int) -> list[list[dict]]:
 
 
 def tailor_run(engine, name: str, steps: int, options) -> dict:
-    from engine.finetune.jobs import read_json
+    from engine.finetune.job_files import read_json
 
     started = engine.jobs.start(name, "smollm2-135m-instruct", "bench", options)
     job = engine.jobs.wait(started.id)
@@ -112,7 +112,8 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="tailor-bench-ft-"))
     os.environ["TAILOR_HOME"] = str(home)
     from engine.api import Engine
-    from engine.finetune.jobs import PRESETS, read_json
+    from engine.finetune.job_files import read_json
+    from engine.finetune.options import PRESETS
 
     engine = Engine(home)
     engine.first_run()

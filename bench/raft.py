@@ -53,9 +53,10 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="tailor-bench-raft-"))
     os.environ["TAILOR_HOME"] = str(home)
     from engine.api import Engine
-    from engine.finetune import raft
-    from engine.finetune.jobs import TrainOptions
-    from engine.finetune.raft import RaftDraft, RaftOptions
+    from engine.finetune.options import TrainOptions
+    from engine.raft import drafting
+    from engine.raft.drafting import RaftDraft
+    from engine.raft.options import RaftOptions
 
     data = json.loads(DATA.read_text(encoding="utf-8"))["data"][: args.articles]
     folder = home / "squad-articles"
@@ -114,14 +115,14 @@ def main() -> None:
             question_messages(by_id[cid].text), temperature=0.7, max_tokens=96, seed=seed * 1000
         )["choices"][0]["message"]["content"]
         q = next((d.question for d in drafts if d.chunk_id == cid and d.question), reply[:80])
-        demo, demo_reply = raft.REASONING_DEMO
+        demo, demo_reply = drafting.REASONING_DEMO
         raw.create_chat_completion(
             [
                 {"role": "user", "content": demo},
                 {"role": "assistant", "content": demo_reply},
                 {
                     "role": "user",
-                    "content": raft.REASONING_PROMPT.format(
+                    "content": drafting.REASONING_PROMPT.format(
                         question=q, passage=by_id[cid].text.strip()
                     ),
                 },
@@ -151,7 +152,7 @@ def main() -> None:
         holder = next(
             (c for c in chunks if Path(c.source).stem == title and answer in c.text), None
         )
-        reasoning = raft.extract_reasoning(answer, holder.text) if holder else None
+        reasoning = drafting.extract_reasoning(answer, holder.text) if holder else None
         if reasoning:
             reviewed.append(
                 RaftDraft(holder.id, holder.source, question, answer, reasoning, "extract")

@@ -111,7 +111,7 @@ class HistoryDialog(QDialog):
             w.blockSignals(False)
         self.versions.clear()
         for v in history:
-            item = QListWidgetItem(f"v{v.version} · Level {v.level}\n{v.created_at} · {v.note}")
+            item = QListWidgetItem(f"{v.label}\n{v.created_at} · {v.note}")
             self.versions.addItem(item)
         # Default view: what the newest version changed.
         self.versions.setCurrentRow(0)

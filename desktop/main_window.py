@@ -30,7 +30,7 @@ from desktop.pages.finetune import FinetunePage
 from desktop.pages.knowledge import KnowledgePage
 from desktop.pages.models import ModelsPage
 from desktop.pages.prompt import PromptPage
-from desktop.pages.raft import RaftPage
+from desktop.pages.raft.page import RaftPage
 from desktop.pages.settings import SettingsPage
 from desktop.state import AssistantState
 from desktop.widgets.chat import ChatPanel
@@ -212,9 +212,9 @@ class MainWindow(QMainWindow):
         self._preload.start()
         self.pages["knowledge"].start_watching()
 
-    def _preload_failed(self, message: str) -> None:
+    def _preload_failed(self, error: Exception) -> None:
         self.model_status.setText("Model failed to load")
-        show_error(self, message)
+        show_error(self, error)
 
     # -- menus -------------------------------------------------------------------------------
 
@@ -304,7 +304,7 @@ class MainWindow(QMainWindow):
         self.version_picker.setCurrentIndex(0)
         self.version_picker.blockSignals(False)
         edited = " · edited" if s.dirty else ""
-        self.level_badge.setText(f"Level {s.level} · {LEVEL_NAMES[s.level]}{edited}")
+        self.level_badge.setText(f"{s.level_label} · {LEVEL_NAMES[s.level]}{edited}")
         self.header_model.setText(f"Model: {s.draft.model}")
         for key, label, rung in (e for e in NAV if e):
             if rung is not None:

@@ -64,4 +64,13 @@ class AssistantState(QObject):
 
     @property
     def level(self) -> int:
-        return self.draft.level if self.draft else 1
+        return self.draft.level_for(self._adapter_kind()) if self.draft else 1
+
+    @property
+    def level_label(self) -> str:
+        """The draft's level as the header shows it, e.g. "Level 4 + RAG"."""
+        return self.draft.level_label(self._adapter_kind()) if self.draft else "Level 1"
+
+    def _adapter_kind(self) -> str | None:
+        # Read each time: an adapter's kind, not the configuration, decides Level 5.
+        return self.engine.assistants.adapter_kind(self.draft)

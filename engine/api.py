@@ -24,11 +24,9 @@ from engine.embeddings import Embedder
 from engine.evaluation.runs import EvalRuns
 from engine.evaluation.sets import EvalSets
 from engine.examples import ExampleSets
-from engine.finetune import raft
 from engine.finetune.adapters import Adapters
 from engine.finetune.datasets import Datasets
 from engine.finetune.jobs import Jobs
-from engine.finetune.raft import RaftBuilds
 from engine.knowledge import answering
 from engine.knowledge.bases import KnowledgeBases
 from engine.models.library import Model, ModelLibrary
@@ -43,6 +41,9 @@ from engine.models.runtime import (
     gpu_offload_available,
 )
 from engine.prompting import FewShotSelector, build_messages
+from engine.raft.builds import RaftBuilds
+from engine.raft.format import SYSTEM_PROMPT as RAFT_SYSTEM_PROMPT
+from engine.raft.format import RaftAnswer, format_prompt, parse_answer
 from engine.settings import Settings
 from engine.workspace import Workspace
 
@@ -55,6 +56,7 @@ __all__ = [
     "CancelToken",
     "Engine",
     "Loading",
+    "RaftAnswer",
     "Reply",
     "TokenEvent",
 ]
@@ -258,14 +260,14 @@ class Engine:
     @staticmethod
     def _raft_messages(history, message, hits, count_tokens, budget):
         def render(question, kept):
-            return raft.format_prompt(question, [h.text for h in kept])
+            return format_prompt(question, [h.text for h in kept])
 
-        base = build_messages(raft.SYSTEM_PROMPT, [], history, "")
+        base = build_messages(RAFT_SYSTEM_PROMPT, [], history, "")
         kept = []
         if hits:
             used = count_tokens("\n".join(m["content"] for m in base)) + 16 * len(base)
             kept = answering.pack(message, hits, count_tokens, budget - used, render)
-        return build_messages(raft.SYSTEM_PROMPT, [], history, render(message, kept)), kept
+        return build_messages(RAFT_SYSTEM_PROMPT, [], history, render(message, kept)), kept
 
     def chat(
         self,
@@ -284,7 +286,8 @@ class Engine:
         """Answer ``message``; yields :class:`Loading` (if a model must load), the reply's
         tokens, then the :class:`Reply`. With ``conversation_id`` the exchange continues and is
         saved there; ``config`` overrides the assistant's saved one (unsaved edits in the GUI).
-        With a knowledge base attached, the reply cites retrieved passages (``Reply.sources``).
+        With a knowledge base attached, the reply cites retrieved passages (``Reply.sources``);
+        a RAFT adapter's reply comes parsed (``Reply.raft``: answer, reasoning, quotes).
         """
         resolved, ver = self.resolve(assistant, version, model, system, adapter)
         config = config or resolved
@@ -340,6 +343,8 @@ class Engine:
                 yield event
         assert reply is not None
         reply.sources = [h.to_dict() | {"n": n} for n, h in enumerate(kept, 1)]
+        if self.is_raft(config):
+            reply.raft = parse_answer(reply.text, reply.sources)
         self._save(conversation_id, message, reply, ver, config)
         yield reply
 
@@ -364,7 +369,12 @@ class Engine:
             reply.text,
             # A reply from unsaved edits belongs to no saved version.
             assistant_version=ver.version if ver and config == ver.config else None,
-            prompt={"messages": reply.messages, "rendered": reply.prompt, "sources": reply.sources},
+            prompt={
+                "messages": reply.messages,
+                "rendered": reply.prompt,
+                "sources": reply.sources,
+                "raft": reply.raft.to_dict() if reply.raft else None,
+            },
             stats=reply.stats.to_dict(),
         )
 

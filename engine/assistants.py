@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine import storage
 from engine.errors import AlreadyExists, InvalidData, NotFound
+from engine.finetune.adapters import Adapters
 from engine.workspace import Workspace
 
 CONFIG_SCHEMA_VERSION = 1
@@ -41,18 +42,26 @@ class AssistantConfig(BaseModel):
     )
     knowledge_base: str | None = None
     retrieval_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
-    # A LoRA adapter trained on ``model``: Level 4; with a knowledge base too, Level 5 (a RAFT
-    # adapter is then prompted exactly as it was trained, documents in <DOCUMENT> blocks).
+    # A LoRA adapter trained on ``model``: Level 4. With a knowledge base too, a RAFT adapter is
+    # Level 5 (prompted exactly as it was trained, documents in <DOCUMENT> blocks) and a plain
+    # LoRA is Level 4 + RAG.
     adapter: str | None = None
 
-    @property
-    def level(self) -> int:
-        """The highest rung of the ladder this configuration uses."""
+    def level_for(self, adapter_kind: str | None) -> int:
+        """The highest rung of the ladder this configuration uses, given its adapter's kind
+        ("lora" or "raft", see :meth:`Assistants.adapter_kind`): the configuration names the
+        adapter only, and what makes Level 5 is how the adapter was trained."""
         if self.adapter:
-            return 5 if self.knowledge_base else 4
+            return 5 if self.knowledge_base and adapter_kind == "raft" else 4
         if self.knowledge_base:
             return 3
         return 2 if self.example_set else 1
+
+    def level_label(self, adapter_kind: str | None) -> str:
+        """The level as shown: "Level 3", or "Level 4 + RAG" for a plain LoRA adapter with a
+        knowledge base."""
+        level = self.level_for(adapter_kind)
+        return f"Level {level}" + (" + RAG" if level == 4 and self.knowledge_base else "")
 
     def as_yaml(self) -> str:
         """A stable, readable text form: what version diffs compare. Multi-line prompts are
@@ -93,19 +102,25 @@ class AssistantVersion:
     config: AssistantConfig
     note: str
     created_at: str
+    adapter_kind: str | None  # the kind of ``config.adapter``, from the adapters table
 
     @property
     def level(self) -> int:
-        return self.config.level
+        return self.config.level_for(self.adapter_kind)
+
+    @property
+    def level_label(self) -> str:
+        return self.config.level_label(self.adapter_kind)
 
     @property
     def label(self) -> str:
-        return f"v{self.version} · Level {self.level}"
+        return f"v{self.version} · {self.level_label}"
 
 
 class Assistants:
     def __init__(self, workspace: Workspace):
         self.ws = workspace
+        self.adapters = Adapters(workspace)
 
     def names(self) -> list[str]:
         return [r["name"] for r in self.ws.db.execute("SELECT name FROM assistants ORDER BY name")]
@@ -190,8 +205,15 @@ class Assistants:
         old = self.get(name, version)
         return self.save(name, old.config, note=f"Reverted to v{version}")
 
-    def delete(self, name: str) -> None:
-        self.ws.db.execute("DELETE FROM assistants WHERE id = ?", (self._id(name),))
+    def adapter_kind(self, config: AssistantConfig) -> str | None:
+        """The kind of ``config``'s adapter ("lora" or "raft"), which decides its level; None
+        without an adapter, or for one no longer in the workspace."""
+        if not config.adapter:
+            return None
+        try:
+            return self.adapters.get(config.adapter).kind
+        except NotFound:
+            return None
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -215,12 +237,13 @@ class Assistants:
             (aid, version, config.model_dump_json(), note),
         )
 
-    @staticmethod
-    def _version(name: str, row) -> AssistantVersion:
+    def _version(self, name: str, row) -> AssistantVersion:
+        config = AssistantConfig(**json.loads(row["config"]))
         return AssistantVersion(
             assistant=name,
             version=row["version"],
-            config=AssistantConfig(**json.loads(row["config"])),
+            config=config,
             note=row["note"],
             created_at=row["created_at"],
+            adapter_kind=self.adapter_kind(config),
         )

@@ -275,7 +275,7 @@ def assistants_show(ctx, name, version) -> None:
 def assistants_history(ctx, name) -> None:
     """List every version, newest first."""
     for v in _engine(ctx).assistants.history(name):
-        click.echo(f"v{v.version:<4} Level {v.level}  {v.created_at}  {v.note}")
+        click.echo(f"v{v.version:<4} {v.level_label:13}  {v.created_at}  {v.note}")
 
 
 @assistants.command("diff")
@@ -592,18 +592,8 @@ def eval_generate(ctx, file, kb, count, model, seed) -> None:
     )
 
 
-def _fmt(metric, cell) -> str:
-    from engine.evaluation.runs import METRIC
-
-    if cell is None:
-        return "—"
-    text = METRIC[metric].fmt.format(cell["value"])
-    if "low" in cell and cell["high"] > cell["low"]:
-        text += f" ±{(cell['high'] - cell['low']) / 2:.2f}"
-    return text
-
-
 def _print_scoreboard(rows) -> None:
+    from engine.evaluation.formatting import format_cell
     from engine.evaluation.runs import METRICS
 
     shown = [x for x in METRICS if any(x.key in r["metrics"] for r in rows)]
@@ -612,7 +602,7 @@ def _print_scoreboard(rows) -> None:
         f"{'configuration':{width}}  {'n':>4}  " + "  ".join(f"{x.label:>14}" for x in shown)
     )
     for r in rows:
-        cells = "  ".join(f"{_fmt(x.key, r['metrics'].get(x.key)):>14}" for x in shown)
+        cells = "  ".join(f"{format_cell(x.key, r['metrics'].get(x.key)):>14}" for x in shown)
         click.echo(f"{r['label']:{width}}  {r['n']:>4}  {cells}")
 
 
@@ -748,6 +738,7 @@ def eval_show(ctx, run_id) -> None:
 @click.pass_context
 def eval_compare(ctx, run_a, run_b) -> None:
     """Compare two runs: B's scoreboard with the change from A in every metric."""
+    from engine.evaluation.formatting import format_change, format_value
     from engine.evaluation.runs import METRIC
 
     engine = _engine(ctx)
@@ -759,10 +750,9 @@ def eval_compare(ctx, run_a, run_b) -> None:
         for key, delta in row["delta"].items():
             old = row["a"]["metrics"][key]["value"]
             new = row["b"]["metrics"][key]["value"]
-            fmt = METRIC[key].fmt
             click.echo(
-                f"  {METRIC[key].label:16} {fmt.format(old):>9} → {fmt.format(new):>9}  "
-                f"({delta:+.3f})"
+                f"  {METRIC[key].label:16} {format_value(key, old):>9} → "
+                f"{format_value(key, new):>9}  ({format_change(key, delta)})"
             )
 
 
@@ -917,7 +907,8 @@ def train(
     The job runs in its own process: Ctrl+C here (or closing the terminal) leaves it running;
     `tailor jobs attach ID` follows it again.
     """
-    from engine.finetune.jobs import PRESETS, hardware_check, validate_options
+    from engine.finetune.hardware import hardware_check
+    from engine.finetune.options import PRESETS, validate_options
 
     engine = _engine(ctx)
     if resume:
@@ -1076,7 +1067,7 @@ def raft_build(ctx, kb, name, questions_per_chunk, distractors, p_oracle, writer
     RAFT dataset NAME, NAME (no documents) and the evaluation set NAME (held out). Stopped or
     killed, the same command continues where it stopped."""
     from engine import bundled
-    from engine.finetune.raft import validate_options
+    from engine.raft.options import validate_options
 
     engine = _engine(ctx)
     options = validate_options(

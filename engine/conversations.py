@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from engine.raft.format import ANSWER_TAG, RaftAnswer, parse_answer
 from engine.workspace import Workspace
 
 
@@ -16,6 +17,7 @@ class Message:
     assistant_version: int | None = None
     prompt: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
+    raft: RaftAnswer | None = None  # a RAFT adapter's reply, parsed (see Reply.raft)
 
 
 @dataclass
@@ -66,17 +68,22 @@ class Conversations:
         rows = self.ws.db.execute(
             "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (cid,)
         )
-        return [
-            Message(
-                r["id"],
-                r["role"],
-                r["content"],
-                r["assistant_version"],
-                json.loads(r["prompt"]) if r["prompt"] else {},
-                json.loads(r["stats"]) if r["stats"] else {},
+        messages = []
+        for r in rows:
+            prompt = json.loads(r["prompt"]) if r["prompt"] else {}
+            stats = json.loads(r["stats"]) if r["stats"] else {}
+            messages.append(
+                Message(
+                    r["id"],
+                    r["role"],
+                    r["content"],
+                    r["assistant_version"],
+                    prompt,
+                    stats,
+                    _raft_answer(r["role"], r["content"], prompt),
+                )
             )
-            for r in rows
-        ]
+        return messages
 
     def add(
         self,
@@ -108,3 +115,14 @@ class Conversations:
 
     def delete(self, cid: int) -> None:
         self.ws.db.execute("DELETE FROM conversations WHERE id = ?", (cid,))
+
+
+def _raft_answer(role: str, content: str, prompt: dict) -> RaftAnswer | None:
+    """The parsed RAFT answer saved with a reply. Replies saved before answers were parsed on
+    the engine's side carry none: those ending in ``<ANSWER>:`` are read here, as the chat
+    showed them then."""
+    if "raft" in prompt:
+        return RaftAnswer.from_dict(prompt["raft"]) if prompt["raft"] else None
+    if role == "assistant" and ANSWER_TAG in content:
+        return parse_answer(content, prompt.get("sources") or [])
+    return None

@@ -169,13 +169,13 @@ def main() -> None:
     shot(window, "5b-scoreboard")
     epage.tabs.setCurrentIndex(2)
     shot(window, "5c-cases")
-    epage.answers["private_documents"].setChecked(True)
+    epage.advisor_tab.answers["private_documents"].setChecked(True)
     epage.tabs.setCurrentIndex(3)
     shot(window, "5d-advisor")
     epage.tabs.setCurrentIndex(0)
 
     # A short real training job (a few steps on the router FAQ), followed on the Fine-tune page.
-    from engine.finetune.jobs import TrainOptions
+    from engine.finetune.options import TrainOptions
 
     engine.datasets.from_examples("Router FAQ", engine.examples.get("Router FAQ"))
     job = engine.jobs.start(
@@ -207,9 +207,9 @@ def main() -> None:
 
     # Level 5: RAFT on a folder of made-up facts — drafted by the bundled model, reviewed,
     # trained, served with its knowledge base, compared with Levels 3 and 4.
-    from desktop.pages.raft import ReviewDialog
+    from desktop.pages.raft.review_dialog import ReviewDialog
     from engine.assistants import AssistantConfig
-    from engine.finetune.raft import RaftOptions
+    from engine.raft.options import RaftOptions
     from tests import raft_facts
 
     facts = raft_facts.build(Path(os.environ["TAILOR_HOME"]) / "Team facts")

@@ -84,16 +84,16 @@ def build(root: Path) -> Path:
 def reviewed_drafts(chunks) -> list:
     """What a reviewer leaves: the questions of :data:`QA`, each on the chunk of its file,
     with reasoning quoting that chunk's sentence holding the answer."""
-    from engine.finetune import raft
+    from engine.raft.drafting import RaftDraft, extract_reasoning
 
     by_file = {Path(c.source).name: c for c in chunks}
     return [
-        raft.RaftDraft(
+        RaftDraft(
             by_file[f].id,
             by_file[f].source,
             q,
             a,
-            raft.extract_reasoning(a, by_file[f].text),
+            extract_reasoning(a, by_file[f].text),
             "extract",
         )
         for f, pairs in QA.items()

@@ -114,3 +114,19 @@ def test_advisor_from_numbers_keeps_a_rung_only_when_it_pays():
     )
     assert slow.level == 1 and "over your 5× latency limit" in slow.text()
     assert advisor.from_scoreboard([_row(1, 0.1, 1.0)]) is None
+
+
+def test_one_formatter_for_both_front_ends():
+    from engine.evaluation.formatting import format_cell, format_change, format_value
+
+    # A mean with its 95% interval, a median (no interval), a collapsed interval, nothing.
+    assert format_cell("f1", {"value": 0.412, "low": 0.36, "high": 0.46}) == "0.41 ± 0.05"
+    assert format_cell("latency_s", {"value": 1.234}) == "1.23"
+    assert format_cell("em", {"value": 1.0, "low": 1.0, "high": 1.0}) == "1.00"
+    assert format_cell("f1", None) == format_value("f1", None) == "—"
+    # Each metric keeps its own precision, in values and in changes between runs.
+    assert format_value("api_cost", 0.000123) == "0.00012"
+    assert format_value("tokens_in", 41.6) == "42"
+    assert format_change("f1", 0.114) == "+0.11"
+    assert format_change("latency_s", -0.5) == "-0.50"
+    assert format_change("tokens_out", 3) == "+3"

@@ -14,7 +14,8 @@ import pytest
 from engine.api import DEFAULT_ASSISTANT
 from engine.errors import InvalidData, TailorError
 from engine.finetune import datasets as ds
-from engine.finetune.jobs import TrainOptions, read_json
+from engine.finetune.job_files import read_json
+from engine.finetune.options import TrainOptions
 from tests.gguf_factory import write_gguf
 
 TAILOR = str(Path(sys.executable).parent / "tailor")

@@ -244,14 +244,16 @@ def test_evaluate_page_runs_a_set_and_shows_the_scoreboard(window, engine, qtbot
     engine.assistants.edit(DEFAULT_ASSISTANT, system_prompt="Answer in one word.")
     window.show_page("evaluate")
     page = window.pages["evaluate"]
-    assert page.sets.count() == 1 and "2 cases" in page.sets.item(0).text()
-    assert "Start at Level 1" in page.start_advice.text()
-    page._add_target(Target(DEFAULT_ASSISTANT, 1), True)
-    page.max_tokens.setValue(16)
-    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
-    assert page.running and page.cancel_button.isEnabled()
+    run_tab, advisor_tab = page.run_tab, page.advisor_tab
+    sets = run_tab.sets.list
+    assert sets.count() == 1 and "2 cases" in sets.item(0).text()
+    assert "Start at Level 1" in advisor_tab.start_advice.text()
+    run_tab.add_target(Target(DEFAULT_ASSISTANT, 1), True)
+    run_tab.max_tokens.setValue(16)
+    qtbot.mouseClick(run_tab.run_button, Qt.MouseButton.LeftButton)
+    assert page.running and run_tab.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: not page.running and page.tabs.currentIndex() == 1, timeout=120_000)
-    board = page.board
+    board = page.board_tab.table
     assert board.rowCount() == 2
     assert [board.item(i, 0).text() for i in range(2)] == [
         f"{DEFAULT_ASSISTANT} v2",
@@ -259,20 +261,23 @@ def test_evaluate_page_runs_a_set_and_shows_the_scoreboard(window, engine, qtbot
     ]
     headers = [board.horizontalHeaderItem(i).text() for i in range(board.columnCount())]
     assert {"F1", "Exact match", "Latency (s)"} <= set(headers)
-    assert len(page.chart.series()) == 2
-    assert page.cases.rowCount() == 2 and page.cases.columnCount() == 5
-    assert "Run 1" in page.board_title.text() and "done" in page.board_title.text()
-    assert page.runs.topLevelItemCount() == 1 and page.runs.topLevelItem(0).text(5) == "done"
+    assert len(page.board_tab.chart.series()) == 2
+    cases = page.cases_tab.table
+    assert cases.rowCount() == 2 and cases.columnCount() == 5
+    title = page.board_tab.title.text()
+    assert "Run 1" in title and "done" in title
+    runs = run_tab.runs
+    assert runs.topLevelItemCount() == 1 and runs.topLevelItem(0).text(5) == "done"
     # Two rungs at the same level give no climbing advice; the questionnaire still answers.
-    page.answers["private_documents"].setChecked(True)
-    assert "Start at Level 3" in page.start_advice.text()
+    advisor_tab.answers["private_documents"].setChecked(True)
+    assert "Start at Level 3" in advisor_tab.start_advice.text()
 
 
 def test_evaluate_page_explains_what_is_missing(window, engine, qtbot):
     window.show_page("evaluate")
     page = window.pages["evaluate"]
-    assert "No evaluation set yet" in page.set_info.text()
-    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    assert "No evaluation set yet" in page.run_tab.sets.info.text()
+    qtbot.mouseClick(page.run_tab.run_button, Qt.MouseButton.LeftButton)
     box = window.findChild(QMessageBox, "errorDialog")
     assert box is not None and "Choose an evaluation set" in box.text()
     assert not page.running
@@ -291,12 +296,14 @@ def test_finetune_page_trains_and_the_loss_chart_follows(window, engine, qtbot):
     page = window.pages["finetune"]
     assert page.dataset.currentText() == "codes"
     assert "12 conversations" in page.data_stats.text() and "thousands" in page.data_stats.text()
-    assert page.hardware.text().startswith("✓") and "GiB" in page.hardware.text()
+    qtbot.waitUntil(lambda: page.hardware.text().startswith("✓"), timeout=30_000)
+    assert "GiB" in page.hardware.text()
     assert not page.attach.isEnabled()  # no adapter trained on this model yet
     page.adapter_name.setText("codes-lora")
     page.steps.setValue(200)
     page.save_every.setValue(2)
     qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.train_button.isEnabled(), timeout=60_000)  # started
     assert page.jobs.topLevelItemCount() == 1
     qtbot.waitUntil(lambda: page.train_series.count() >= 3, timeout=900_000)
     assert page.job_status.text().startswith("codes-lora: running · step")
@@ -326,7 +333,8 @@ def test_dropping_a_file_on_evaluate_or_fine_tune_imports_it(window, engine, tmp
 def test_raft_page_builds_reviews_and_saves(window, qtbot, engine, tmp_path, monkeypatch):
     """The RAFT page: a new build drafts in the background with progress, the review table
     re-checks quotes as cells are edited, and saving makes the datasets and the eval set."""
-    from desktop.pages.raft import BuildDialog, ReviewDialog
+    from desktop.pages.raft.build_dialog import BuildDialog
+    from desktop.pages.raft.review_dialog import ReviewDialog
     from tests import raft_facts
 
     raft_facts.build(tmp_path / "docs")
@@ -388,6 +396,7 @@ def test_raft_page_builds_reviews_and_saves(window, qtbot, engine, tmp_path, mon
 
 def test_raft_reply_shows_the_answer_and_folds_linked_quotes(qtbot):
     from desktop.widgets.chat import MessageBubble
+    from engine.raft.format import parse_answer
 
     text = (
         "The document that answers this says: ##begin_quote##The Zebra protocol uses port "
@@ -403,7 +412,8 @@ def test_raft_reply_shows_the_answer_and_folds_linked_quotes(qtbot):
         "page": None,
         "heading": None,
     }
-    bubble.finish({"prompt_tokens": 10, "completion_tokens": 5}, {"sources": [source]})
+    raft = parse_answer(text, [source])  # as Engine.chat parses a RAFT adapter's reply
+    bubble.finish({"prompt_tokens": 10, "completion_tokens": 5}, {"sources": [source]}, None, raft)
     assert bubble.body.text() == "7431"
     assert bubble.reasoning_button.text() == "Reasoning (2 quotes)"
     folded = bubble.reasoning.text()

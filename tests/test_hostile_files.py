@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from engine.knowledge import bases
+from engine.knowledge import indexing
 from engine.models.runtime import CancelToken
 from tests import knowledge_folder
 
@@ -41,8 +41,10 @@ def test_every_hostile_input_is_reported_and_every_good_file_is_searchable(
     engine, tmp_path, monkeypatch
 ):
     hashed = []
-    real_sha = bases._sha256
-    monkeypatch.setattr(bases, "_sha256", lambda path: hashed.append(path.name) or real_sha(path))
+    real_sha = indexing._sha256
+    monkeypatch.setattr(
+        indexing, "_sha256", lambda path: hashed.append(path.name) or real_sha(path)
+    )
     rows = knowledge_folder.hostile_report(engine, tmp_path)
     missed = [row for row in rows if not row[2]]
     assert not missed, "\n" + knowledge_folder.format_table(missed)
@@ -104,7 +106,7 @@ def test_a_file_that_stops_two_runs_is_then_reported_not_retried(engine, home, t
 def _replace_with_pipe_after_hashing(monkeypatch, name: str) -> None:
     """Make ``name`` a named pipe once it is hashed: the parser then waits for a writer that
     never comes, the way a stuck parser would."""
-    real_sha = bases._sha256
+    real_sha = indexing._sha256
 
     def sha_then_swap(path):
         digest = real_sha(path)
@@ -113,7 +115,7 @@ def _replace_with_pipe_after_hashing(monkeypatch, name: str) -> None:
             os.mkfifo(path)
         return digest
 
-    monkeypatch.setattr(bases, "_sha256", sha_then_swap)
+    monkeypatch.setattr(indexing, "_sha256", sha_then_swap)
 
 
 def _release_pipe(path: Path) -> None:

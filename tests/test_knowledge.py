@@ -226,13 +226,13 @@ def test_kb_command_line(home, tmp_path):
 def test_unreadable_and_vanishing_files_are_reported_and_the_rest_indexes(
     engine, tmp_path, monkeypatch
 ):
-    from engine.knowledge import bases
+    from engine.knowledge import indexing
 
     folder = tmp_path / "f"
     folder.mkdir()
     for name in ("keep.txt", "locked.txt", "vanishing.txt"):
         (folder / name).write_text(f"This is {name} about otters.")
-    real_sha = bases._sha256
+    real_sha = indexing._sha256
 
     def flaky(path):
         if path.name == "locked.txt":  # tests run as root, so chmod cannot lock a file
@@ -241,7 +241,7 @@ def test_unreadable_and_vanishing_files_are_reported_and_the_rest_indexes(
             path.unlink()  # deleted between the scan and the read
         return real_sha(path)
 
-    monkeypatch.setattr(bases, "_sha256", flaky)
+    monkeypatch.setattr(indexing, "_sha256", flaky)
     engine.knowledge.create("f")
     engine.knowledge.add_roots("f", [folder])
     index(engine, "f")

@@ -18,7 +18,8 @@ import pytest
 from engine import bundled
 from engine.cli import main
 from engine.errors import TailorError
-from engine.finetune.jobs import TrainOptions, read_json
+from engine.finetune.job_files import read_json
+from engine.finetune.options import TrainOptions
 from tests import raft_facts
 from tests.gguf_factory import write_gguf
 
@@ -162,7 +163,7 @@ def test_model_import_name_stays_a_name(engine, home, tmp_path, capsys):
 
 
 def test_raft_builds_with_any_name(engine, home, tmp_path):
-    from engine.finetune.raft import RaftOptions
+    from engine.raft.options import RaftOptions
 
     raft_facts.build(tmp_path / "docs")
     engine.knowledge.create("facts")

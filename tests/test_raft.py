@@ -15,10 +15,12 @@ import pytest
 
 from engine.assistants import AssistantConfig
 from engine.errors import AlreadyExists, TailorError
-from engine.finetune import raft
-from engine.finetune.raft import RaftDraft, RaftOptions
 from engine.knowledge.store import Hit
 from engine.models.runtime import Reply
+from engine.raft import drafting, examples
+from engine.raft import format as raft_format
+from engine.raft.drafting import RaftDraft
+from engine.raft.options import RaftOptions
 from tests import raft_facts
 
 TAILOR = str(Path(sys.executable).parent / "tailor")
@@ -31,26 +33,59 @@ def test_format_helpers():
         "The document says ##begin_quote##It was designed by  Marguerite Okafor##end_quote## "
         "so it was her.\n<ANSWER>: Marguerite Okafor"
     )
-    assert raft.check_reasoning(good, oracle) == ""  # whitespace differences are not errors
-    assert raft.split_answer(good) == (good.split("\n<ANSWER>")[0], "Marguerite Okafor")
-    assert raft.final_answer(good) == "Marguerite Okafor"
-    assert raft.final_answer("no tag here") == "no tag here"
-    assert raft.quotes(good) == ["It was designed by  Marguerite Okafor"]
+    assert raft_format.check_reasoning(good, oracle) == ""  # whitespace differences are not errors
+    assert raft_format.split_answer(good) == (good.split("\n<ANSWER>")[0], "Marguerite Okafor")
+    assert raft_format.final_answer(good) == "Marguerite Okafor"
+    assert raft_format.final_answer("no tag here") == "no tag here"
+    assert raft_format.quotes(good) == ["It was designed by  Marguerite Okafor"]
     invented = good.replace("Marguerite Okafor##", "Ada Lovelace##")
-    assert raft.check_reasoning(invented, oracle) == "a quote is not in the passage"
-    assert raft.check_reasoning("It was her.\n<ANSWER>: Okafor", oracle) == (
+    assert raft_format.check_reasoning(invented, oracle) == "a quote is not in the passage"
+    assert raft_format.check_reasoning("It was her.\n<ANSWER>: Okafor", oracle) == (
         "no quote from the passage"
     )
-    assert raft.check_reasoning("##begin_quote##port 7431##end_quote##", oracle) == (
+    assert raft_format.check_reasoning("##begin_quote##port 7431##end_quote##", oracle) == (
         "no <ANSWER>: at the end"
     )
-    assert raft.check_reasoning("##begin_quote##port 7431##end_quote## <ANSWER>:", oracle)
-    extracted = raft.extract_reasoning("2011", oracle)
-    assert raft.quotes(extracted) == ["It was designed by Marguerite Okafor in 2011."]
-    assert raft.check_reasoning(extracted, oracle) == "" and extracted.endswith("<ANSWER>: 2011")
-    assert raft.extract_reasoning("port 9999", oracle) is None
-    prompt = raft.format_prompt("Which port?", ["a", "b"])
+    assert raft_format.check_reasoning("##begin_quote##port 7431##end_quote## <ANSWER>:", oracle)
+    extracted = drafting.extract_reasoning("2011", oracle)
+    assert raft_format.quotes(extracted) == ["It was designed by Marguerite Okafor in 2011."]
+    assert raft_format.check_reasoning(extracted, oracle) == "" and extracted.endswith(
+        "<ANSWER>: 2011"
+    )
+    assert drafting.extract_reasoning("port 9999", oracle) is None
+    prompt = raft_format.format_prompt("Which port?", ["a", "b"])
     assert prompt == "<DOCUMENT>a</DOCUMENT>\n<DOCUMENT>b</DOCUMENT>\nWhich port?"
+
+
+def test_a_raft_reply_is_parsed_once_and_kept_with_the_conversation(engine):
+    """What the chat shows and the conversation keeps: the answer, the reasoning, and the
+    number of the retrieved passage each quote came from (None for a quote in none of them)."""
+    sources = [
+        {"n": 1, "source": "/docs/other.md", "text": "Unrelated: the office opens at nine."},
+        {"n": 2, "source": "/docs/zebra.md", "text": "The Zebra protocol uses port 7431. Ok."},
+    ]
+    text = (
+        "It says ##begin_quote##The Zebra protocol\n uses port 7431.##end_quote## and "
+        "##begin_quote##made up##end_quote## So: 7431.\n<ANSWER>: 7431"
+    )
+    parsed = raft_format.parse_answer(text, sources)
+    assert parsed.answer == "7431"
+    assert parsed.reasoning == text.split("\n<ANSWER>")[0]
+    assert [(q.text, q.passage) for q in parsed.quotes] == [
+        ("The Zebra protocol\n uses port 7431.", 2),
+        ("made up", None),
+    ]
+    assert [parsed.reasoning[q.start : q.end] for q in parsed.quotes] == [
+        "##begin_quote##The Zebra protocol\n uses port 7431.##end_quote##",
+        "##begin_quote##made up##end_quote##",
+    ]
+    assert raft_format.parse_answer(text.split("<ANSWER>")[0], sources) is None  # cut off
+    cid = engine.conversations.create(None).id
+    for kept in (parsed.to_dict(), None):
+        engine.conversations.add(cid, "assistant", text, prompt={"sources": sources, "raft": kept})
+    # Saved before replies were parsed by the engine: read from the text, as shown then.
+    engine.conversations.add(cid, "assistant", text, prompt={"sources": sources})
+    assert [m.raft for m in engine.conversations.messages(cid)] == [parsed, None, parsed]
 
 
 def _hit(i: int) -> Hit:
@@ -66,20 +101,20 @@ def test_examples_keep_the_oracle_in_about_p_and_have_k_distractors():
             c.source,
             f"What is the code of item {i}?",
             f"K{i}",
-            raft.extract_reasoning(f"K{i}", c.text),
+            drafting.extract_reasoning(f"K{i}", c.text),
             "extract",
         )
         for i, c in enumerate(chunks)
         for _ in range(20)
     ]
     options = RaftOptions(knowledge_base="kb", writer="w", distractors=4, p_oracle=0.8)
-    made = raft.make_examples(drafts, chunks, options, random.Random(1))
+    made = examples.make_examples(drafts, chunks, options, random.Random(1))
     assert len(made.rows) == len(drafts) == 1200
     share = made.with_oracle / len(made.rows)
     assert abs(share - 0.8) < 0.04, share  # 1,200 draws: 3.5 standard deviations
     for d, row in zip(drafts, made.rows, strict=True):
         system, user, assistant = row
-        assert system["content"] == raft.SYSTEM_PROMPT
+        assert system["content"] == raft_format.SYSTEM_PROMPT
         assert user["content"].count("<DOCUMENT>") == 5  # k distractors + oracle, or k + 1
         assert user["content"].endswith(d.question)
         assert assistant["content"].endswith(f"<ANSWER>: {d.answer}")
@@ -93,7 +128,10 @@ def test_examples_keep_the_oracle_in_about_p_and_have_k_distractors():
     # P = 1 keeps every oracle; P = 0 none.
     for p, expected in ((1.0, 1200), (0.0, 0)):
         options = RaftOptions(knowledge_base="kb", writer="w", p_oracle=p)
-        assert raft.make_examples(drafts, chunks, options, random.Random(2)).with_oracle == expected
+        assert (
+            examples.make_examples(drafts, chunks, options, random.Random(2)).with_oracle
+            == expected
+        )
 
 
 def _kb(engine, folder: Path) -> None:
@@ -128,9 +166,9 @@ def test_builder_with_the_bundled_writer(engine, tmp_path, no_network):
         if d.problem:
             assert d.problem in last.reasons
             continue
-        assert raft.check_reasoning(d.reasoning, texts[d.chunk_id]) == ""
+        assert raft_format.check_reasoning(d.reasoning, texts[d.chunk_id]) == ""
         passage = " ".join(texts[d.chunk_id].split())
-        assert all(" ".join(q.split()) in passage for q in raft.quotes(d.reasoning))
+        assert all(" ".join(q.split()) in passage for q in raft_format.quotes(d.reasoning))
     assert engine.raft.get("facts-raft").status == "review"
     # A kill while a line was being written leaves it cut short: that passage is drafted
     # again, nothing else; a bad line elsewhere (a slip while editing by hand) is named.
@@ -167,8 +205,8 @@ def test_builder_with_the_bundled_writer(engine, tmp_path, no_network):
         assert [m["role"] for m in row] == ["system", "user", "assistant"]
         assert row[1]["content"].count("<DOCUMENT>") == 4
         body = row[2]["content"]
-        assert "<ANSWER>:" in body and raft.split_answer(body)[1]
-        quoted = [" ".join(q.split()) for q in raft.quotes(body)]
+        assert "<ANSWER>:" in body and raft_format.split_answer(body)[1]
+        quoted = [" ".join(q.split()) for q in raft_format.quotes(body)]
         holders = [t for t in texts.values() if all(q in " ".join(t.split()) for q in quoted)]
         oracle_count += any(t in row[1]["content"] for t in holders)
     assert oracle_count == r["with_oracle"]
@@ -286,12 +324,28 @@ def test_build_kill_resume_train_serve_and_compare(home, tmp_path, no_network):
         assert engine.assistants.current("Facts").level == 5
         right = []
         for case in cases:
-            events = engine.chat(case.input, assistant="Facts", seed=0)
+            cid = engine.conversations.create("Facts").id
+            events = engine.chat(case.input, assistant="Facts", seed=0, conversation_id=cid)
             reply = next(e for e in events if isinstance(e, Reply))
-            assert reply.messages[0]["content"] == raft.SYSTEM_PROMPT
+            assert reply.messages[0]["content"] == raft_format.SYSTEM_PROMPT
             assert reply.messages[-1]["content"].count("<DOCUMENT>") == len(reply.sources) == 3
-            reasoning, answer = raft.split_answer(reply.text)
-            quoted = raft.quotes(reasoning)
+            reasoning, answer = raft_format.split_answer(reply.text)
+            quoted = raft_format.quotes(reasoning)
+            # The reply comes parsed — answer, reasoning, the passage each quote came from —
+            # and the conversation keeps it so.
+            if "<ANSWER>:" in reply.text:
+                assert (reply.raft.answer, reply.raft.reasoning) == (answer, reasoning)
+                assert [q.text for q in reply.raft.quotes if q.text] == quoted
+                for q in reply.raft.quotes:
+                    holders = [
+                        s["n"]
+                        for s in reply.sources
+                        if raft_format.normalise(q.text) in raft_format.normalise(s["text"])
+                    ]
+                    assert q.passage == (holders[0] if holders else None)
+            else:
+                assert reply.raft is None
+            assert engine.conversations.messages(cid)[-1].raft == reply.raft
             # A small model may re-word a quote a little: the passage it matches best counts.
             oracle = Path(case.sources[0]).name
             if (
@@ -320,7 +374,7 @@ def test_build_kill_resume_train_serve_and_compare(home, tmp_path, no_network):
         assert any("<ANSWER>:" in r["response"] for r in raft_rows)
         for r in raft_rows:
             if "<ANSWER>:" in r["response"]:
-                answer = raft.final_answer(r["response"])
+                answer = raft_format.final_answer(r["response"])
                 case = next(c for c in cases if c.input == r["input"])
                 from engine.evaluation import metrics
 

@@ -6,8 +6,8 @@ are made here the way :meth:`Jobs.start` makes them, without starting a training
 
 import json
 
-from engine.finetune import jobs
-from engine.finetune.jobs import write_json
+from engine.finetune import job_files
+from engine.finetune.job_files import write_json
 
 BASE = "smollm2-135m-instruct"
 STEPS = [
@@ -44,7 +44,7 @@ def test_a_cut_short_line_then_a_resumed_run_keeps_the_whole_history(engine, hom
 
     # Resume: the worker repairs the file before it appends again, so step 4 logged by the
     # resumed run starts on a line of its own and every line is a whole step.
-    jobs.repair_progress(folder)
+    job_files.repair_progress(folder)
     assert (folder / "progress.jsonl").read_text(encoding="utf-8") == full
     with (folder / "progress.jsonl").open("a", encoding="utf-8") as f:
         f.write(_line(STEPS[3]))
@@ -54,7 +54,7 @@ def test_a_cut_short_line_then_a_resumed_run_keeps_the_whole_history(engine, hom
     lines = (folder / "progress.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(x)["step"] for x in lines] == [1, 2, 3, 4]
     # What the worker reads for the adapter's results once training has finished.
-    assert [h["loss"] for h in jobs.read_progress(folder)] == [r["loss"] for r in STEPS]
+    assert [h["loss"] for h in job_files.read_progress(folder)] == [r["loss"] for r in STEPS]
 
 
 def test_a_file_an_older_version_appended_to_after_a_cut_is_still_read(engine, home):
@@ -65,13 +65,13 @@ def test_a_file_an_older_version_appended_to_after_a_cut_is_still_read(engine, h
     job = engine.jobs.get(job_id)
     assert [h["step"] for h in job.history] == [1, 3, 4]
     assert "loss" in job.summary()
-    assert [h["step"] for h in jobs.read_progress(folder)] == [1, 3, 4]
+    assert [h["step"] for h in job_files.read_progress(folder)] == [1, 3, 4]
 
 
 def test_an_empty_or_missing_progress_file(engine, home):
     job_id, folder = _job(engine, home, "")
     assert engine.jobs.get(job_id).history == []
-    jobs.repair_progress(folder)
+    job_files.repair_progress(folder)
     (folder / "progress.jsonl").unlink()
-    jobs.repair_progress(folder)
-    assert engine.jobs.get(job_id).history == [] and jobs.read_progress(folder) == []
+    job_files.repair_progress(folder)
+    assert engine.jobs.get(job_id).history == [] and job_files.read_progress(folder) == []

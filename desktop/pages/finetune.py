@@ -34,7 +34,7 @@ from desktop.pages.base import RungPage, fill_combo, import_named
 from desktop.state import AssistantState
 from desktop.worker import Job
 from engine.errors import TailorError
-from engine.finetune.jobs import PRESETS, TrainOptions
+from engine.finetune.options import PRESETS, TrainOptions
 
 
 class FinetunePage(RungPage):

@@ -30,7 +30,7 @@ from desktop.pages.base import RungPage, create_named, fill_combo
 from desktop.state import AssistantState
 from desktop.worker import Job
 from engine.errors import TailorError
-from engine.knowledge.bases import IndexProgress
+from engine.knowledge.indexing import IndexProgress
 
 
 class KnowledgePage(RungPage):
@@ -311,9 +311,8 @@ class KnowledgePage(RungPage):
             return
         engine = self.engine
         self.job_kb = name
-        self.job = Job(lambda cancel: engine.knowledge.index(name, cancel), self)
+        self.job = Job(lambda cancel: engine.knowledge.index(name, cancel), self, "Indexing")
         self.job.event.connect(self._on_progress)
-        self.job.failed.connect(lambda m: show_error(self, m, "Indexing"))
         self.job.finished.connect(self._on_finished)
         self._set_running(True)
         self.progress.setRange(0, 0)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from desktop.errors import show_error
 from desktop.state import AssistantState
 from desktop.worker import Job
-from engine.api import Loading, Reply, TokenEvent
+from engine.api import Loading, RaftAnswer, Reply, TokenEvent
 from engine.models.runtime import GenerationStats
 
 
@@ -129,7 +129,9 @@ class MessageBubble(QFrame):
     def append(self, text: str) -> None:
         self.body.setText(self.body.text() + text)
 
-    def finish(self, stats: dict, prompt: dict, version: int | None = None) -> None:
+    def finish(
+        self, stats: dict, prompt: dict, version: int | None = None, raft: RaftAnswer | None = None
+    ) -> None:
         s = GenerationStats(**stats)
         label = s.summary() if s.prompt_tokens else "Answered without the model"
         if s.stop_reason == "cancelled":
@@ -140,7 +142,8 @@ class MessageBubble(QFrame):
         self._prompt = prompt
         self.inspect.setVisible(bool(prompt.get("messages")))
         sources = prompt.get("sources") or []
-        self._fold_reasoning(sources)
+        if raft is not None:
+            self._fold_reasoning(raft, sources)
         if sources:
             from engine.knowledge.answering import source_label
 
@@ -158,20 +161,14 @@ class MessageBubble(QFrame):
             self.sources_button.show()
             self.sources.show()
 
-    def _fold_reasoning(self, sources: list[dict]) -> None:
-        """A reply ending in ``<ANSWER>: …`` (RAFT) shows that answer prominently; the reasoning
-        folds beneath, each quote marked and linked to the retrieved passage it came from."""
-        from engine.finetune import raft
-
-        text = self.body.text()
-        if raft.ANSWER_TAG not in text:
-            return
-        reasoning, answer = raft.split_answer(text)
-        self.body.setText(answer or "(no answer after <ANSWER>:)")
+    def _fold_reasoning(self, raft: RaftAnswer, sources: list[dict]) -> None:
+        """A RAFT reply shows its answer prominently; the reasoning folds beneath, each quote
+        marked and linked to the retrieved passage it came from."""
+        self.body.setText(raft.answer or "(no answer after <ANSWER>:)")
         self.body.setObjectName("bubbleAnswer")
         self.body.setStyleSheet("font-weight: 600;")
-        self.reasoning.setText(reasoning_html(reasoning, sources))
-        n = len(raft.quotes(reasoning))
+        self.reasoning.setText(reasoning_html(raft, sources))
+        n = sum(1 for q in raft.quotes if q.text)
         self.reasoning_button.setText(f"Reasoning ({n} quote{'s' if n != 1 else ''})")
         self.reasoning_button.show()
 
@@ -179,25 +176,22 @@ class MessageBubble(QFrame):
         PromptInspector(self._prompt, self).exec()
 
 
-def reasoning_html(reasoning: str, sources: list[dict]) -> str:
-    """Reasoning as HTML: each ``##begin_quote##…##end_quote##`` becomes a marked quote with a
-    link to the first source passage that contains it (or a note that none does)."""
-    from engine.finetune import raft
-
+def reasoning_html(raft: RaftAnswer, sources: list[dict]) -> str:
+    """The reasoning as HTML: each quote marked, with a link to the source passage that
+    contains it (or a note that none does)."""
+    by_number = {s["n"]: s for s in sources}
+    reasoning = raft.reasoning
     out, pos = [], 0
-    for match in raft.QUOTE.finditer(reasoning):
-        out.append(html.escape(reasoning[pos : match.start()]))
-        quote = match.group(1).strip()
-        where = next(
-            (s for s in sources if raft.normalise(quote) in raft.normalise(s["text"])), None
-        )
+    for quote in raft.quotes:
+        out.append(html.escape(reasoning[pos : quote.start]))
+        where = by_number.get(quote.passage)
         link = (
             f' <a href="{html.escape(where["source"], quote=True)}">[{where["n"]}]</a>'
             if where
             else " <span style='color:#888'>(not in the retrieved passages)</span>"
         )
-        out.append(f"<span style='background:#fff3c4'>“{html.escape(quote)}”</span>{link}")
-        pos = match.end()
+        out.append(f"<span style='background:#fff3c4'>“{html.escape(quote.text)}”</span>{link}")
+        pos = quote.end
     out.append(html.escape(reasoning[pos:]))
     return "<p style='margin:6px 0'>" + "".join(out).replace("\n", "<br>") + "</p>"
 
@@ -350,7 +344,7 @@ class ChatPanel(QWidget):
         for m in messages:
             bubble = self._add_bubble(m.role, m.content)
             if m.role == "assistant" and m.stats:
-                bubble.finish(m.stats, m.prompt, m.assistant_version)
+                bubble.finish(m.stats, m.prompt, m.assistant_version, m.raft)
         self.empty.setVisible(not messages)
         if cid is not None:
             self.conversations.setCurrentIndex(self.conversations.findData(cid))
@@ -418,13 +412,14 @@ class ChatPanel(QWidget):
                 event.stats.to_dict(),
                 {"messages": event.messages, "rendered": event.prompt, "sources": event.sources},
                 version,
+                event.raft,
             )
             self.status.emit(f"{event.stats.tokens_per_s:.1f} tokens/s")
 
-    def _on_failed(self, message: str) -> None:
+    def _on_failed(self, error: Exception) -> None:
         if self._bubble is not None:
             self._bubble.stats.setText("Failed — nothing was saved for this message.")
-        show_error(self, message)
+        show_error(self, error)
 
     def _on_finished(self) -> None:
         self.job = None

@@ -22,8 +22,8 @@ from engine.errors import InvalidData, NotFound, TailorError
 from engine.evaluation import judge as judge_mod
 from engine.evaluation import metrics as m
 from engine.evaluation.sets import Case, EvalSets
-from engine.finetune.raft import ANSWER_TAG, final_answer
 from engine.models.runtime import CancelToken, ModelUnloaded, Reply, SamplingParams
+from engine.raft.format import ANSWER_TAG, final_answer
 
 
 class RunOptions(BaseModel):

@@ -73,10 +73,6 @@ class Adapters:
             ),
         )
 
-    def delete(self, name: str) -> None:
-        self.get(name)
-        self.ws.db.execute("DELETE FROM adapters WHERE name = ?", (name,))
-
     def for_model(self, name: str, model: Model) -> Adapter:
         """The adapter, if it may be applied to ``model``; otherwise a clear refusal."""
         adapter = self.get(name)

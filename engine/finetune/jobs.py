@@ -4,11 +4,12 @@ stored in its row: the adapter's name is never turned back into a path):
 
 * ``job.json`` — what to train (base model, dataset split, hyper-parameters), written once;
 * ``state.json`` — status, step, pid, message; rewritten atomically by the training process;
-* ``progress.jsonl`` — one line per logged step: loss, validation loss, tokens/s, ETA (a last
-  line cut short by a full disk or a kill is skipped by readers and dropped before the next
-  append: :func:`read_progress`, :func:`repair_progress`);
+* ``progress.jsonl`` — one line per logged step: loss, validation loss, tokens/s, ETA;
 * ``train.log`` — the process's own output; ``checkpoints/`` — resumable trainer checkpoints;
 * ``adapter/`` (PEFT) and ``adapter.gguf`` (llama.cpp LoRA) once it has finished.
+
+Reading and writing those files is :mod:`engine.finetune.job_files`; the options are
+:mod:`engine.finetune.options`, the memory check :mod:`engine.finetune.hardware`.
 
 A window or a terminal attaches by reading those files, so closing the window changes nothing,
 and a job whose process died (``kill -9``, a reboot) shows as *interrupted* and resumes from
@@ -28,58 +29,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from engine import storage
-from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
+from engine.errors import AlreadyExists, NotFound, TailorError
 from engine.finetune import datasets as ds
+from engine.finetune.hardware import HardwareCheck, hardware_check
+from engine.finetune.job_files import latest_checkpoint, read_json, read_progress, write_json
+from engine.finetune.options import TrainOptions
 
-TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 FINISHED = ("done", "failed", "cancelled")
-
-
-class TrainOptions(BaseModel):
-    """Hyper-parameters. The defaults are the CPU preset; :func:`preset` gives the GPU one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    rank: int = Field(8, ge=1, le=512)
-    alpha: int = Field(16, ge=1, le=1024)
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    learning_rate: float = Field(2e-4, gt=0, le=1.0)
-    epochs: float = Field(1.0, gt=0, le=100)
-    max_steps: int | None = Field(None, ge=1, description="Overrides epochs when set.")
-    batch_size: int = Field(2, ge=1, le=1024)
-    gradient_accumulation: int = Field(1, ge=1, le=1024)
-    max_seq_length: int = Field(512, ge=32, le=131072)
-    responses_only: bool = Field(True, description="Learn the assistant's turns only.")
-    validation_fraction: float = Field(0.1, ge=0.0, le=0.5)
-    warmup_steps: int = Field(5, ge=0)
-    save_every: int = Field(10, ge=1, description="Checkpoint every N steps.")
-    seed: int = 3407
-    load_in_4bit: bool = False
-    target_modules: list[str] = Field(default_factory=lambda: list(TARGET_MODULES))
-
-
-PRESETS = {
-    "cpu": TrainOptions(),
-    "gpu": TrainOptions(
-        rank=16,
-        alpha=32,
-        batch_size=4,
-        gradient_accumulation=4,
-        max_seq_length=2048,
-        save_every=50,
-        load_in_4bit=True,
-    ),
-}
-
-
-def validate_options(data: dict) -> TrainOptions:
-    try:
-        return TrainOptions(**data)
-    except ValidationError as exc:
-        raise InvalidData.from_validation(exc, "The training settings") from None
 
 
 @dataclass
@@ -145,68 +102,8 @@ def _duration(seconds: float) -> str:
     return f"{seconds} s"
 
 
-def write_json(path: Path, data: dict) -> None:
-    """Atomically: a reader never sees half a file, a crash never leaves one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
-def read_progress(folder: Path) -> list[dict]:
-    """Every complete step logged in ``<folder>/progress.jsonl``, in order.
-
-    A line cut short (disk full, a kill mid-write) is skipped, so one bad line never costs the
-    whole loss history. An older worker appended the next step right after such a fragment;
-    the step at the end of that joined line is still read (rows are flat objects, so it starts
-    at the line's last ``{``).
-    """
-    try:
-        raw = (Path(folder) / "progress.jsonl").read_bytes().decode("utf-8", errors="replace")
-    except OSError:  # no step logged yet
-        return []
-    rows = []
-    for line in raw.splitlines():
-        for text in (line, line[line.rfind("{") :]):
-            try:
-                row = json.loads(text)
-            except ValueError:
-                continue
-            if isinstance(row, dict) and "step" in row:
-                rows.append(row)
-            break
-    return rows
-
-
-def repair_progress(folder: Path) -> None:
-    """Drop a last line cut short from ``<folder>/progress.jsonl`` so the next step the worker
-    appends starts on a line of its own."""
-    path = Path(folder) / "progress.jsonl"
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return
-    if data and not data.endswith(b"\n"):
-        with path.open("r+b") as f:
-            f.truncate(data.rfind(b"\n") + 1)
-
-
-def latest_checkpoint(folder: Path) -> Path | None:
-    """The newest complete checkpoint (one the trainer finished writing)."""
-    found = []
-    for d in (Path(folder) / "checkpoints").glob("checkpoint-*"):
-        if (d / "trainer_state.json").exists() and d.name.split("-")[-1].isdigit():
-            found.append((int(d.name.split("-")[-1]), d))
-    return max(found)[1] if found else None
-
-
 def pid_alive(pid: int | None) -> bool:
+    """Whether ``pid`` is a training process that is still running."""
     if not pid:
         return False
     try:
@@ -218,78 +115,6 @@ def pid_alive(pid: int | None) -> bool:
         )
     except Exception:  # no such process, or not ours to inspect
         return False
-
-
-def estimate_memory(parameters: int, n_layers: int, options: TrainOptions, gpu: bool) -> int:
-    """Bytes training needs, roughly: the dequantised weights (fp32 on CPU, 16-bit or 4-bit on
-    a GPU), LoRA weights with Adam's state, and activations for one micro-batch."""
-    weight_bytes = 0.55 if (gpu and options.load_in_4bit) else (2 if gpu else 4)
-    hidden = max(256, int((parameters / max(n_layers, 1) / 12) ** 0.5))
-    lora = n_layers * len(options.target_modules) * options.rank * hidden * 4
-    activations = options.batch_size * options.max_seq_length * hidden * n_layers * 34
-    runtime = 1.2e9 if not gpu else 0.6e9  # torch, Unsloth and the tokenizer themselves
-    return int(parameters * weight_bytes + lora * 4 * 4 + activations + runtime)
-
-
-@dataclass
-class HardwareCheck:
-    gpu: str | None
-    available_bytes: int
-    needed_bytes: int
-    ok: bool
-    advice: str
-
-    def summary(self) -> str:
-        where = f"GPU {self.gpu}" if self.gpu else "CPU (no NVIDIA GPU found)"
-        return (
-            f"{where} · needs about {self.needed_bytes / 2**30:.1f} GiB, "
-            f"{self.available_bytes / 2**30:.1f} GiB free"
-        )
-
-
-def nvidia_gpu() -> tuple[str, int] | None:
-    """The first NVIDIA GPU's name and free memory in bytes, from ``nvidia-smi`` (milliseconds,
-    where importing torch to ask would take seconds and half a gigabyte)."""
-    import shutil
-
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return None
-    try:
-        out = subprocess.run(
-            [smi, "--query-gpu=name,memory.free", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.splitlines()[0]
-        name, free_mib = (part.strip() for part in out.rsplit(",", 1))
-        return name, int(float(free_mib)) * 2**20
-    except (OSError, subprocess.SubprocessError, IndexError, ValueError):
-        return None
-
-
-def hardware_check(parameters: int, n_layers: int, options: TrainOptions) -> HardwareCheck:
-    import psutil
-
-    gpu_name, available = None, psutil.virtual_memory().available
-    if gpu := nvidia_gpu():
-        gpu_name, available = gpu
-    needed = estimate_memory(parameters, n_layers, options, gpu_name is not None)
-    ok = needed <= available
-    advice = ""
-    if not ok:
-        advice = (
-            "This will not fit in memory. Lower the maximum sequence length or the batch size, "
-            "use a smaller rank, or pick a smaller base model"
-            + ("; on a GPU, 4-bit loading helps most." if gpu_name else ".")
-        )
-    elif gpu_name is None:
-        advice = (
-            "No NVIDIA GPU: training runs on the CPU, which is slow — fine for a small "
-            "model and a few hundred steps overnight."
-        )
-    return HardwareCheck(gpu_name, available, needed, ok, advice)
 
 
 class Jobs:
@@ -461,9 +286,6 @@ class Jobs:
         if row is None:
             raise NotFound(f"No training job {job_id}. `tailor jobs list` shows them.")
         return self._info(row)
-
-    def by_adapter(self, adapter: str) -> JobInfo:
-        return self._info(self._row_by_adapter(adapter))
 
     def follow(self, job_id: int, interval: float = 1.0) -> Iterator[JobInfo]:
         """Yield the job whenever its state changes, until it ends (attach)."""

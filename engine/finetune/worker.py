@@ -1,7 +1,8 @@
 """The training process: ``python -m engine.finetune.worker JOB_FOLDER JOB_ID``.
 
 Started detached by :class:`engine.finetune.jobs.Jobs`; reads ``job.json``, writes its state and
-progress into the folder (see that module), and on success registers the adapter. Steps:
+progress into the folder (see that module and :mod:`engine.finetune.job_files`), and on success
+registers the adapter. Steps:
 
 1. the base GGUF is dequantised once into a local Hugging Face folder (cached per model);
 2. Unsloth loads it (its CPU backend without a GPU, its kernels and 4-bit loading with one) and
@@ -26,14 +27,14 @@ import traceback
 from pathlib import Path
 
 from engine import storage
-from engine.finetune.jobs import (
-    TrainOptions,
+from engine.finetune.job_files import (
     latest_checkpoint,
     read_json,
     read_progress,
     repair_progress,
     write_json,
 )
+from engine.finetune.options import TrainOptions
 
 
 class State:

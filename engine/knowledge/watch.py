@@ -3,7 +3,7 @@
 watchdog reports file-system events; they are debounced (editors write a file several times
 in a row) and turned into one incremental index run per knowledge base, which finds exactly
 what changed by itself. Events on paths that indexing leaves out are ignored with the walk's own
-rule (:func:`engine.knowledge.bases.left_out`): the workspace (a root that contains it would
+rule (:func:`engine.knowledge.walk.left_out`): the workspace (a root that contains it would
 otherwise re-index after every write of its own database, for ever), version-control and
 package folders, hidden files.
 """
@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.knowledge.bases import left_out
+from engine.knowledge.walk import left_out
 
 
 class FolderWatcher:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from engine.errors import TailorError
+from engine.raft.format import RaftAnswer
 
 # Used when a GGUF carries no chat template of its own.
 CHATML_TEMPLATE = (
@@ -83,6 +84,8 @@ class Reply:
     prompt: str = ""
     messages: list[dict] = field(default_factory=list)
     sources: list[dict] = field(default_factory=list)  # Level 3: the passages cited as [n]
+    # A RAFT adapter's reply, parsed once (answer, reasoning, quotes); None for other replies.
+    raft: RaftAnswer | None = None
 
 
 class CancelToken:

@@ -1,209 +1,27 @@
-"""RAFT (Zhang et al. 2024, "RAFT: Adapting Language Model to Domain Specific RAG"): training
-data that teaches a model to answer from retrieved passages — find the right one among
-distractors, quote it, and give a short answer — built from a knowledge base the user indexed.
-
-A build has three stages, each visible and resumable:
-
-1. **Drafts** (a background job): for every chosen chunk a local *writer* model writes questions
-   it answers, and an answer that reasons from the chunk, quoting it between
-   ``##begin_quote##`` and ``##end_quote##`` and ending with ``<ANSWER>: …``. Every quote is
-   checked against the chunk; a draft whose quotes are not in it is dropped and counted. With
-   ``reasoning="writer-or-extract"`` (the default) a draft whose model-written reasoning fails
-   the check gets reasoning assembled from the chunk's sentence holding the answer instead, so
-   a small writer still yields usable data. Drafts are appended to ``drafts.jsonl`` one chunk at
-   a time, so a stopped or killed build continues where it stopped.
-2. **Review**: the user reads and edits the drafts (quotes are re-checked on save).
-3. **Save**: each draft becomes an example — the question with the oracle chunk plus k
-   distractors (random chunks, or hard negatives: the chunks the retriever ranks highest that
-   are not the oracle), shuffled; in a fraction 1 − P the oracle is replaced by one more distractor.
-   Saved are the RAFT dataset, the same questions without documents (the Level 4 comparison),
-   and an evaluation set of held-out questions.
-
-Served, a RAFT adapter sees exactly the training prompt: :data:`SYSTEM_PROMPT` and the
-retrieved passages in ``<DOCUMENT>`` blocks before the question.
-"""
+"""RAFT builds on disk and their three stages: choose passages, draft (resumable, one passage
+at a time), review, save the datasets and the held-out set; then compare the rungs on it."""
 
 from __future__ import annotations
 
 import json
 import random
-import re
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine import storage
-from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
+from engine.assistants import AssistantConfig
+from engine.errors import AlreadyExists, NotFound, TailorError
+from engine.evaluation.runs import RunOptions, Target
+from engine.evaluation.sets import Case
 from engine.knowledge.store import Hit
-from engine.models.runtime import CancelToken, ModelUnloaded, SamplingParams
-
-BEGIN_QUOTE = "##begin_quote##"
-END_QUOTE = "##end_quote##"
-ANSWER_TAG = "<ANSWER>:"
-
-SYSTEM_PROMPT = (
-    "Answer the question using the documents; some of them are unrelated to it. Reason step "
-    f"by step, copy the sentences you rely on between {BEGIN_QUOTE} and {END_QUOTE}, and end "
-    f"with {ANSWER_TAG} followed by the short answer."
-)
-
-REASONING_PROMPT = f"""Question: {{question}}
-Context: {{passage}}
-
-Answer the question using the context above. First reason step by step. When you copy a \
-sentence from the context, put it between {BEGIN_QUOTE} and {END_QUOTE}. End with the final \
-answer in the form {ANSWER_TAG} $answer (a few words)."""
-
-REASONING_DEMO = (
-    REASONING_PROMPT.format(
-        question="In which year was the Hubble telescope launched?",
-        passage="The Hubble telescope was launched in 1990 aboard the shuttle Discovery. It "
-        "orbits about 540 km above the Earth.",
-    ),
-    f"The context says when Hubble was launched: {BEGIN_QUOTE}The Hubble telescope was "
-    f"launched in 1990 aboard the shuttle Discovery.{END_QUOTE} So it was launched in 1990.\n"
-    f"{ANSWER_TAG} 1990",
-)
-
-QUOTE = re.compile(re.escape(BEGIN_QUOTE) + r"(.*?)" + re.escape(END_QUOTE), re.DOTALL)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-
-Reasoning = Literal["writer", "extract", "writer-or-extract"]
-
-
-# -- the format ------------------------------------------------------------------------------
-
-
-def format_prompt(question: str, documents: list[str]) -> str:
-    """The user turn RAFT trains and serves with: each document in a ``<DOCUMENT>`` block,
-    then the question."""
-    return "".join(f"<DOCUMENT>{d.strip()}</DOCUMENT>\n" for d in documents) + question.strip()
-
-
-def split_answer(text: str) -> tuple[str, str]:
-    """(reasoning, final answer) of a RAFT reply; the answer is ``""`` without the tag."""
-    head, tag, tail = text.rpartition(ANSWER_TAG)
-    if not tag:
-        return text.strip(), ""
-    return head.strip(), tail.strip()
-
-
-def final_answer(text: str) -> str:
-    """The text after ``<ANSWER>:`` if the reply has one, else the whole reply."""
-    return split_answer(text)[1] if ANSWER_TAG in text else text
-
-
-def quotes(text: str) -> list[str]:
-    """The passages a reply copied, in order."""
-    return [q.strip() for q in QUOTE.findall(text) if q.strip()]
-
-
-def normalise(text: str) -> str:
-    """Whitespace collapsed: how quotes are compared with passages."""
-    return " ".join(text.split())
-
-
-def check_reasoning(text: str, oracle: str) -> str:
-    """Why ``text`` is not a usable RAFT answer for the ``oracle`` chunk ("" if it is)."""
-    reasoning, answer = split_answer(text)
-    if ANSWER_TAG not in text:
-        return f"no {ANSWER_TAG} at the end"
-    if not answer:
-        return f"nothing after {ANSWER_TAG}"
-    found = quotes(reasoning)
-    if not found:
-        return "no quote from the passage"
-    where = normalise(oracle)
-    for q in found:
-        if normalise(q) not in where:
-            return "a quote is not in the passage"
-    return ""
-
-
-def draft_problem(question: str, answer: str, reasoning: str, oracle: str | None) -> str:
-    """Why a (reviewed) draft cannot become a training example ("" if it can)."""
-    if oracle is None:
-        return "the passage is no longer in the knowledge base"
-    if not question.strip():
-        return "no question written"
-    if not answer.strip():
-        return "no answer"
-    problem = check_reasoning(reasoning, oracle)
-    if problem:
-        return problem
-    if normalise(split_answer(reasoning)[1]).lower() != normalise(answer).strip(" .").lower():
-        return f"the answer differs from the one after {ANSWER_TAG}"
-    return ""
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
-
-
-def extract_reasoning(answer: str, passage: str) -> str | None:
-    """Reasoning assembled from the passage: the shortest sentence that contains the answer,
-    quoted, then the answer. None when no sentence contains it."""
-    want = normalise(answer).strip(" .").lower()
-    if not want:
-        return None
-    holding = [s for s in sentences(passage) if want in normalise(s).lower()]
-    if not holding:
-        return None
-    sentence = min(holding, key=len)
-    short = answer.strip().rstrip(".")
-    return (
-        f"The document that answers this says: {BEGIN_QUOTE}{sentence}{END_QUOTE} "
-        f"So the answer is {short}.\n{ANSWER_TAG} {short}"
-    )
-
-
-# -- options and records ---------------------------------------------------------------------
-
-
-class RaftOptions(BaseModel):
-    """How a RAFT dataset is built. Defaults follow the paper and its reference code."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    knowledge_base: str
-    writer: str = Field(description="The local model that writes questions and answers.")
-    questions_per_chunk: int = Field(1, ge=1, le=10)
-    distractors: int = Field(4, ge=0, le=20)
-    p_oracle: float = Field(0.8, ge=0.0, le=1.0, description="Share of examples with the oracle.")
-    # Hard negatives did not measure better than random ones (bench/raft.py: F1 0.04 vs 0.07
-    # at k = 5, intervals overlapping), so the reference code's random distractors stay default.
-    negatives: Literal["hard", "random"] = "random"
-    reasoning: Reasoning = "writer-or-extract"
-    chunks: int | None = Field(None, ge=1, description="How many chunks to use; None: all.")
-    folder: str | None = Field(None, description="Only chunks from files under this folder.")
-    holdout: float = Field(0.1, ge=0.0, le=0.5, description="Share of questions held out.")
-    seed: int = 3407
-
-
-def validate_options(data: dict) -> RaftOptions:
-    try:
-        return RaftOptions(**data)
-    except ValidationError as exc:
-        raise InvalidData.from_validation(exc, "The RAFT settings") from None
-
-
-@dataclass
-class RaftDraft:
-    """One question about one chunk, its answer and the reasoning that will be trained on.
-    ``problem`` says why it would be dropped ("" when it is usable)."""
-
-    chunk_id: str
-    source: str
-    question: str
-    answer: str
-    reasoning: str
-    origin: str  # "writer" or "extract"
-    problem: str = ""
+from engine.models.runtime import CancelToken
+from engine.raft.drafting import RaftDraft, draft_chunk
+from engine.raft.examples import hold_out, make_examples
+from engine.raft.format import draft_problem
+from engine.raft.options import RaftOptions
 
 
 @dataclass
@@ -245,106 +63,10 @@ def _twin_names(name: str) -> tuple[str, str]:
     return f"{name} (no documents)", f"{name} (held out)"
 
 
-def _hold_out(
-    usable: list[RaftDraft], share: float, rng: random.Random
-) -> tuple[list[RaftDraft], list[RaftDraft]]:
-    """(held out, train): whole passages are held out — every question about a held-out
-    passage — until about ``share`` of the questions are, so a held-out answer is never
-    learnt from a sibling question (at least one passage each way when there are two)."""
-    per_passage = Counter(d.chunk_id for d in usable)
-    passages = list(per_passage)
-    rng.shuffle(passages)
-    want = round(share * len(usable))
-    chosen: set[str] = set()
-    count = 0
-    for cid in passages[:-1]:  # always leave one passage to train on
-        if count >= want or (count and count + per_passage[cid] > want * 1.5):
-            break
-        chosen.add(cid)
-        count += per_passage[cid]
-    if share and not chosen and len(passages) >= 2:
-        chosen.add(passages[0])
-    held = [d for d in usable if d.chunk_id in chosen]
-    return held, [d for d in usable if d.chunk_id not in chosen]
-
-
 def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".partial")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
     tmp.replace(path)
-
-
-@dataclass
-class Examples:
-    rows: list[list[dict]]  # RAFT conversations: system, documents + question, reasoning
-    plain: list[list[dict]]  # the same questions and answers without documents
-    with_oracle: int
-    hard: int  # distractors that were the retriever's hard negatives
-
-
-def make_examples(
-    drafts: list[RaftDraft],
-    chunks: list[Hit],
-    options: RaftOptions,
-    rng: random.Random,
-    search=None,
-) -> Examples:
-    """One training example per draft: its question with the oracle chunk and k distractors,
-    shuffled — or, in a fraction 1 − P, k + 1 distractors and no oracle. Distractors are the
-    retriever's best non-oracle chunks (``search(question, n)``, hard negatives) topped up with
-    random ones. A chunk holding the quoted evidence (an overlapping neighbour of the oracle)
-    is never a distractor."""
-    by_id = {c.id: c for c in chunks}
-    normed = {c.id: normalise(c.text) for c in chunks}
-    rows, plain, with_oracle, hard = [], [], 0, 0
-    for d in drafts:
-        oracle = by_id[d.chunk_id]
-        keep = rng.random() < options.p_oracle
-        need = options.distractors + (0 if keep else 1)
-        evidence = [normalise(q) for q in quotes(d.reasoning)]
-
-        def usable(cid: str, picked: list[str], oracle=oracle, evidence=evidence) -> bool:
-            return (
-                cid in normed
-                and cid != oracle.id
-                and cid not in picked
-                and not any(e in normed[cid] for e in evidence)
-            )
-
-        picked: list[str] = []
-        if options.negatives == "hard" and need and search is not None:
-            for h in search(d.question, need + 8):
-                if len(picked) < need and usable(h.id, picked):
-                    picked.append(h.id)
-        hard += len(picked)
-        if len(picked) < need:  # random ones: a shuffled pass, stopping once there are enough
-            for i in rng.sample(range(len(chunks)), len(chunks)):
-                if len(picked) == need:
-                    break
-                if usable(chunks[i].id, picked):
-                    picked.append(chunks[i].id)
-        docs = [by_id[cid].text for cid in picked]
-        if keep:
-            docs.append(oracle.text)
-            with_oracle += 1
-        rng.shuffle(docs)
-        rows.append(
-            [
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": format_prompt(d.question, docs)},
-                {"role": "assistant", "content": d.reasoning},
-            ]
-        )
-        plain.append(
-            [
-                {"role": "user", "content": d.question},
-                {"role": "assistant", "content": d.answer.strip()},
-            ]
-        )
-    return Examples(rows, plain, with_oracle, hard)
-
-
-# -- builds ----------------------------------------------------------------------------------
 
 
 class RaftBuilds:
@@ -521,7 +243,7 @@ class RaftBuilds:
                     self._set_status(info.folder, "stopped")
                     return
                 chunk = by_id[cid]
-                made = self._draft_chunk(chunk, options, options.seed + count, cancel)
+                made = draft_chunk(self.engine, chunk, options, options.seed + count, cancel)
                 if cancel is not None and cancel.cancelled:  # mid-chunk: redone on resume
                     self._set_status(info.folder, "stopped")
                     return
@@ -540,69 +262,6 @@ class RaftBuilds:
     def draft_to_end(self, name: str, cancel: CancelToken | None = None) -> BuildProgress:
         """Run :meth:`draft` to the end (headless use); return the final progress."""
         return deque(self.draft(name, cancel), maxlen=1)[0]
-
-    def _draft_chunk(
-        self, chunk: Hit, options: RaftOptions, seed: int, cancel: CancelToken | None
-    ) -> list[RaftDraft]:
-        from engine.synthetic import ask
-
-        def dropped(problem: str) -> list[RaftDraft]:
-            return [RaftDraft(chunk.id, chunk.source, "", "", "", "writer", problem)]
-
-        try:
-            pairs = ask(
-                self.engine, options.writer, chunk.text, options.questions_per_chunk, seed, cancel
-            )
-        except (NotFound, ModelUnloaded):
-            raise
-        except TailorError as exc:  # e.g. a passage too long for the writer's context
-            return dropped(f"the writer failed: {exc}")
-        if not pairs:
-            return dropped("no question written")
-        made = []
-        for question, answer in pairs:
-            reasoning, origin, problem = "", "writer", ""
-            if options.reasoning != "extract":
-                try:
-                    reasoning = self._write_reasoning(
-                        options.writer, question, chunk.text, seed, cancel
-                    )
-                except (NotFound, ModelUnloaded):
-                    raise
-                except TailorError as exc:
-                    reasoning = f"(the writer failed: {exc})"
-                problem = check_reasoning(reasoning, chunk.text)
-                if not problem:  # the reasoning's own answer is the answer
-                    answer = split_answer(reasoning)[1]
-            if options.reasoning == "extract" or (
-                problem and options.reasoning == "writer-or-extract"
-            ):
-                extracted = extract_reasoning(answer, chunk.text)
-                if extracted:
-                    reasoning, origin, problem = extracted, "extract", ""
-                elif options.reasoning == "extract":
-                    problem = "the answer is not in the passage"
-            made.append(
-                RaftDraft(chunk.id, chunk.source, question, answer, reasoning, origin, problem)
-            )
-        return made
-
-    def _write_reasoning(
-        self, writer: str, question: str, passage: str, seed: int, cancel: CancelToken | None
-    ) -> str:
-        demo, reply_text = REASONING_DEMO
-        messages = [
-            {"role": "user", "content": demo},
-            {"role": "assistant", "content": reply_text},
-            {
-                "role": "user",
-                "content": REASONING_PROMPT.format(question=question, passage=passage.strip()),
-            },
-        ]
-        reply = self.engine.generate(
-            writer, messages, SamplingParams(temperature=0.3, max_tokens=256, seed=seed), cancel
-        )
-        return reply.text.strip() if reply else ""
 
     # -- stage 2: review ---------------------------------------------------------------------
 
@@ -648,8 +307,6 @@ class RaftBuilds:
         """Turn the usable drafts into the RAFT dataset ``name``, the same questions without
         documents (``name (no documents)``) and the held-out evaluation set
         (``name (held out)``)."""
-        from engine.evaluation.sets import Case
-
         info = self.get(name)
         options = info.options
         if info.status == "saved":
@@ -673,7 +330,7 @@ class RaftBuilds:
             )
         plain_name, eval_name = _twin_names(name)
         self._check_names_free(name)
-        held, train = _hold_out(usable, options.holdout, random.Random(options.seed))
+        held, train = hold_out(usable, options.holdout, random.Random(options.seed))
         rng = random.Random(options.seed + 1)
 
         def search(question: str, k: int) -> list[Hit]:
@@ -728,9 +385,6 @@ class RaftBuilds:
         """An evaluation run on the build's held-out set comparing Level 3 (base + RAG),
         Level 4 (the adapter trained on the questions without documents, if given) and Level 5
         (RAFT adapter + RAG) at each number of retrieved passages. Returns the run id."""
-        from engine.assistants import AssistantConfig
-        from engine.evaluation.runs import RunOptions, Target
-
         info = self.get(name)
         if info.status != "saved" or not info.result.get("eval_set"):
             raise TailorError(
