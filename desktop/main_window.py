@@ -399,7 +399,13 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         knowledge = self.pages["knowledge"]
         knowledge.stop_watching()
-        jobs = (self.chat.job, knowledge.job, self.pages["evaluate"].job, self.pages["raft"].job)
+        jobs = (
+            self.chat.job,
+            knowledge.job,
+            self.pages["evaluate"].job,
+            self.pages["raft"].job,
+            self.pages["finetune"].starting,  # not cancellable: let it hand over to the trainer
+        )
         for job in jobs:
             if job is not None:
                 # Indexing, evaluation runs and RAFT drafting resume where they stopped.

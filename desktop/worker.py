@@ -1,33 +1,55 @@
-"""The one way the window runs long work: an engine generator on a background thread.
+"""The one way the window runs engine work: on a background thread, never on the Qt thread.
 
-Each event the generator yields arrives on the Qt thread through a signal; ``cancel()`` sets the
-engine's :class:`CancelToken`, so a user's Stop is a normal ending, not an error.
+Like Anki's ``CollectionOp``, a :class:`Job` ends in exactly one of three signals, delivered on
+the Qt thread: ``succeeded(result)``, ``failed(error)`` or ``cancelled()`` (a user's Stop is a
+normal ending, not an error), then ``finished()`` for clean-up whichever it was. A failure
+nobody handles becomes the default dialog (:func:`desktop.errors.show_error`), so no page has to
+remember to show one; connecting ``failed`` replaces that dialog.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import traceback
 from collections.abc import Callable, Iterator
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QMetaMethod, QObject, Signal, Slot
 
+from desktop.errors import show_error
 from engine.errors import TailorError
 from engine.models.runtime import CancelToken
 
+_DONE, _FAILED, _CANCELLED = "done", "failed", "cancelled"
+
 
 class Job(QObject):
-    """A background job. Connect to ``event``, ``failed`` and ``finished`` before ``start()``."""
+    """``work(cancel)`` run on its own thread. It either returns an iterator of events (an
+    engine generator), each delivered through ``event``, and ``succeeded`` carries the last one
+    (the engine's generators end with their result: a ``Reply``, the final progress); or it
+    returns a plain value, which ``succeeded`` carries. Ending after ``cancel()`` without an
+    error is ``cancelled``. Connect the signals before ``start()``; ``error_title`` titles the
+    default failure dialog."""
 
     event = Signal(object)
-    failed = Signal(str)
+    succeeded = Signal(object)
+    failed = Signal(object)  # the exception: a TailorError's text is written for the user
+    cancelled = Signal()
     finished = Signal()
+    _ended = Signal(str, object)  # from the work's thread to _end on the Qt thread
 
-    def __init__(self, work: Callable[[CancelToken], Iterator[object]], parent=None):
+    def __init__(
+        self,
+        work: Callable[[CancelToken], Iterator[object] | object],
+        parent: QObject | None = None,
+        error_title: str = "Tailor",
+    ):
         super().__init__(parent)
         self._work = work
+        self._error_title = error_title
         self.cancel_token = CancelToken()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._ended.connect(self._end)
         # Keep a reference until the job ends, so Qt never deletes a live emitter.
         self._keepalive = self
 
@@ -36,6 +58,7 @@ class Job(QObject):
         return self
 
     def cancel(self) -> None:
+        """Ask the work to stop at its next check; it ends with ``cancelled``."""
         self.cancel_token.cancel()
 
     @property
@@ -47,13 +70,31 @@ class Job(QObject):
 
     def _run(self) -> None:
         try:
-            for item in self._work(self.cancel_token):
-                self.event.emit(item)
-        except TailorError as exc:
-            self.failed.emit(str(exc))
+            result = self._work(self.cancel_token)
+            if isinstance(result, Iterator):
+                items, result = result, None
+                for result in items:
+                    self.event.emit(result)
+            ending = (_CANCELLED, None) if self.cancel_token.cancelled else (_DONE, result)
         except Exception as exc:  # shown to the user; the app stays up
-            traceback.print_exc()
-            self.failed.emit(f"Something went wrong: {type(exc).__name__}: {exc}")
-        finally:
+            if not isinstance(exc, TailorError):
+                traceback.print_exc()
+            ending = (_FAILED, exc)
+        # RuntimeError: the window that asked was closed meanwhile, nobody is left to tell.
+        with contextlib.suppress(RuntimeError):
+            self._ended.emit(*ending)
+
+    @Slot(str, object)
+    def _end(self, how: str, value: object) -> None:
+        try:
+            if how == _DONE:
+                self.succeeded.emit(value)
+            elif how == _CANCELLED:
+                self.cancelled.emit()
+            elif self.isSignalConnected(QMetaMethod.fromSignal(self.failed)):
+                self.failed.emit(value)
+            else:
+                show_error(self.parent(), value, self._error_title)
             self.finished.emit()
+        finally:
             self._keepalive = None

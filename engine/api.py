@@ -193,9 +193,10 @@ class Engine:
 
         model = self.models.get(name)
         key = str(model.path)
-        if key not in self._tokenizers:
-            self._tokenizers[key] = ChatTokenizer(model.path, model.info.chat_template)
-        return self._tokenizers[key].count
+        with self._load_lock:  # two threads asking at once share one tokenizer
+            if key not in self._tokenizers:
+                self._tokenizers[key] = ChatTokenizer(model.path, model.info.chat_template)
+            return self._tokenizers[key].count
 
     def is_loaded(self, name: str, adapter: str | None = None) -> bool:
         loaded = self._loaded

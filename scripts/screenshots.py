@@ -110,6 +110,21 @@ def main() -> None:
     ask("How long is the warranty?")
     shot(window, "3-knowledge")
 
+    # A second folder on a drive that is then unplugged: reported, its files kept.
+    usb = Path(tempfile.mkdtemp(prefix="tailor-shots-usb-"))
+    unplugged = usb.with_name(usb.name + "-unplugged")
+    (usb / "returns.md").write_text(
+        "# Returns\n\nA router can be returned within 30 days with its receipt.\n"
+    )
+    engine.knowledge.add_roots("Router manual", [usb])
+    engine.knowledge.update("Router manual")
+    usb.rename(unplugged)
+    engine.knowledge.update("Router manual")
+    kpage.show_status()
+    shot(window, "3b-knowledge-unavailable")
+    unplugged.rename(usb)
+    kpage.show_status()
+
     # The same questions against the assistant's Level 1, 2 and 3 versions.
     from engine.evaluation.runs import RunOptions, Target
     from engine.evaluation.sets import Case

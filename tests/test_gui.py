@@ -295,7 +295,8 @@ def test_finetune_page_trains_and_the_loss_chart_follows(window, engine, qtbot):
     window.show_page("finetune")
     page = window.pages["finetune"]
     assert page.dataset.currentText() == "codes"
-    assert "12 conversations" in page.data_stats.text() and "thousands" in page.data_stats.text()
+    qtbot.waitUntil(lambda: "12 conversations" in page.data_stats.text(), timeout=30_000)
+    assert "thousands" in page.data_stats.text()
     qtbot.waitUntil(lambda: page.hardware.text().startswith("✓"), timeout=30_000)
     assert "GiB" in page.hardware.text()
     assert not page.attach.isEnabled()  # no adapter trained on this model yet
@@ -313,6 +314,43 @@ def test_finetune_page_trains_and_the_loss_chart_follows(window, engine, qtbot):
     qtbot.waitUntil(lambda: page.resume.isEnabled(), timeout=5_000)
     job = engine.jobs.list()[0]
     assert "Resume continues" in job.message and job.resumable
+
+
+def test_fine_tune_page_counts_tokens_and_checks_memory_off_the_qt_thread(
+    window, engine, qtbot, monkeypatch
+):
+    """Counting a dataset's tokens and the memory check (nvidia-smi, the model file) never run
+    on the Qt thread, and a burst of spin-box changes asks once, for the last values."""
+    import threading
+
+    check, token_counter = engine.jobs.check, engine.token_counter
+    asked, counted_on = [], []
+
+    def recording(base, options):
+        asked.append((threading.current_thread(), options.max_seq_length))
+        return check(base, options)
+
+    def counting(base):
+        counted_on.append(threading.current_thread())
+        return token_counter(base)
+
+    monkeypatch.setattr(engine.jobs, "check", recording)
+    monkeypatch.setattr(engine, "token_counter", counting)
+    engine.datasets.save(
+        "hi", [[{"role": "user", "content": "Hi."}, {"role": "assistant", "content": "Hello."}]]
+    )
+    window.show_page("finetune")
+    page = window.pages["finetune"]
+    qtbot.waitUntil(lambda: page.hardware.text().startswith("✓"), timeout=30_000)
+    qtbot.waitUntil(lambda: "1 conversation" in page.data_stats.text(), timeout=30_000)
+    assert counted_on and threading.main_thread() not in counted_on
+    asked.clear()
+    for seq in (1024, 2048, 4096):
+        page.seq.setValue(seq)
+    needed = check(page.base.currentText(), page.options()).needed_bytes
+    qtbot.waitUntil(lambda: f"needs about {needed / 2**30:.1f} GiB" in page.hardware.text())
+    assert [seq for _thread, seq in asked] == [4096]
+    assert all(thread is not threading.main_thread() for thread, _seq in asked)
 
 
 def test_dropping_a_file_on_evaluate_or_fine_tune_imports_it(window, engine, tmp_path):
@@ -389,6 +427,7 @@ def test_raft_page_builds_reviews_and_saves(window, qtbot, engine, tmp_path, mon
     assert window.current_page_key() == "finetune"
     fpage = window.pages["finetune"]
     assert fpage.dataset.currentText() == "facts-raft"
+    qtbot.waitUntil(lambda: "raised to" in fpage.data_stats.text(), timeout=30_000)
     longest = max(fpage._lengths["facts-raft", fpage.base.currentText()])
     assert fpage.seq.value() >= longest > 64  # raised: every RAFT example fits, none is cut
     assert "raised to" in fpage.data_stats.text()

@@ -50,6 +50,8 @@ class FinetunePage(RungPage):
         self.engine = state.engine
         self.shown_job: int | None = None
         self._lengths: dict[tuple[str, str], list[int]] = {}  # (dataset, model) → token counts
+        self._counting: set[tuple[str, str]] = set()  # counted in the background right now
+        self._fit_raft: str | None = None  # a RAFT dataset whose longest example must fit
 
         use = QGroupBox("This assistant")
         u = QVBoxLayout(use)
@@ -204,6 +206,14 @@ class FinetunePage(RungPage):
         self.timer = QTimer(self)
         self.timer.setInterval(1000)
         self.timer.timeout.connect(self.poll)
+        # The memory check runs nvidia-smi and reads the model file: once the spin boxes rest,
+        # in the background; only the latest request's answer is shown.
+        self._check_timer = QTimer(self)
+        self._check_timer.setSingleShot(True)
+        self._check_timer.setInterval(300)
+        self._check_timer.timeout.connect(self._run_check)
+        self._check_serial = 0
+        self.starting: Job | None = None
 
         self._apply_preset()
         self.attach.toggled.connect(lambda _c: self._usage_changed())
@@ -276,40 +286,74 @@ class FinetunePage(RungPage):
                 "into one, or generate question–answer pairs from a knowledge base."
             )
             return
+        key = self._stats_key()
+        if key in self._lengths:  # a saved dataset never changes: count once
+            self._show_lengths(key)
+            return
+        self.data_stats.setText(f"Counting the tokens in “{name}”…")
+        if key in self._counting:
+            return
+        # Loading the tokenizer and counting every conversation takes seconds on a large
+        # dataset: in the background.
+        self._counting.add(key)
+        engine = self.engine
+
+        def count(_cancel):
+            counter = engine.token_counter(key[1])
+            return [counter(c) for c in engine.datasets.get(key[0])]
+
+        job = Job(count, self)
+        job.succeeded.connect(lambda lengths: self._counted(key, lengths))
+        job.failed.connect(lambda error: self._count_failed(key, error))
+        job.start()
+
+    def _stats_key(self) -> tuple[str, str]:
+        return self.dataset.currentText(), self.base.currentText() or self.state.draft.model
+
+    def _counted(self, key: tuple[str, str], lengths: list[int]) -> None:
+        self._counting.discard(key)
+        self._lengths[key] = lengths
+        if key == self._stats_key():
+            self._show_lengths(key)
+
+    def _count_failed(self, key: tuple[str, str], error: Exception) -> None:
+        self._counting.discard(key)
+        if key != self._stats_key():
+            return
+        if isinstance(error, TailorError):
+            self.data_stats.setText(str(error))
+        else:
+            show_error(self, error)
+
+    def _show_lengths(self, key: tuple[str, str]) -> None:
         from engine.finetune.datasets import length_stats
 
-        base = self.base.currentText() or self.state.draft.model
-        if (name, base) not in self._lengths:  # a saved dataset never changes: count once
-            try:
-                counter = self.engine.token_counter(base)
-                self._lengths[name, base] = [counter(c) for c in self.engine.datasets.get(name)]
-            except TailorError as exc:
-                self.data_stats.setText(str(exc))
-                return
-        stats = length_stats(self._lengths[name, base], self.seq.value())
+        lengths, raised = self._lengths[key], None
+        if self._fit_raft == key[0]:
+            self._fit_raft = None
+            needed = -(-max(lengths, default=0) // 128) * 128
+            if self.engine.datasets.kind(key[0]) == "raft" and needed > self.seq.value():
+                self.seq.setValue(needed)
+                raised = needed
+        stats = length_stats(lengths, self.seq.value())
         text = stats.summary()
         if stats.warning:
             text += f"<br><b>Note:</b> {stats.warning}"
+        if raised:
+            text += (
+                f"<br>Maximum sequence length raised to {raised} so every RAFT example "
+                "(the question with its passages) fits."
+            )
         self.data_stats.setText(text)
 
     def select_dataset(self, name: str) -> None:
         """Show ``name`` ready to train (from the RAFT page): a RAFT example carries k + 1
-        passages, so the maximum sequence length is raised to fit the longest one."""
+        passages, so the maximum sequence length is raised to fit the longest one once its
+        tokens are counted."""
+        self._fit_raft = name
         self.refresh()
         self.dataset.setCurrentText(name)
         self._show_stats()
-        base = self.base.currentText()
-        lengths = self._lengths.get((name, base))
-        if self.engine.datasets.kind(name) == "raft" and lengths:
-            needed = -(-max(lengths) // 128) * 128
-            if needed > self.seq.value():
-                self.seq.setValue(needed)
-                self._show_stats()
-                self.data_stats.setText(
-                    self.data_stats.text()
-                    + f"<br>Maximum sequence length raised to {needed} so every RAFT example "
-                    "(the question with its passages) fits."
-                )
 
     def _import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -393,16 +437,32 @@ class FinetunePage(RungPage):
         )
 
     def _show_check(self) -> None:
+        """Check the memory again once the settings rest for a moment."""
+        self._check_timer.start()
+
+    def _run_check(self) -> None:
         base = self.base.currentText()
         if not base:
             return
-        try:
-            check = self.engine.jobs.check(base, self.options())
-        except TailorError as exc:
-            self.hardware.setText(str(exc))
+        self._check_serial += 1
+        serial, jobs, options = self._check_serial, self.engine.jobs, self.options()
+        job = Job(lambda _cancel: jobs.check(base, options), self)
+        job.succeeded.connect(lambda check: self._checked(serial, check))
+        job.failed.connect(lambda error: self._check_failed(serial, error))
+        job.start()
+
+    def _checked(self, serial: int, check) -> None:
+        if serial == self._check_serial:  # a newer check is on its way otherwise
+            mark = "✓" if check.ok else "✗"
+            self.hardware.setText(f"{mark} {check.summary()}. {check.advice}")
+
+    def _check_failed(self, serial: int, error: Exception) -> None:
+        if serial != self._check_serial:
             return
-        mark = "✓" if check.ok else "✗"
-        self.hardware.setText(f"{mark} {check.summary()}. {check.advice}")
+        if isinstance(error, TailorError):
+            self.hardware.setText(str(error))
+        else:
+            show_error(self, error)
 
     def start_training(self) -> None:
         name = self.adapter_name.text().strip()
@@ -413,13 +473,25 @@ class FinetunePage(RungPage):
         if not name:
             show_error(self, "Give the adapter a name.")
             return
-        try:
-            job = self.engine.jobs.start(name, self.base.currentText(), dataset, self.options())
-        except TailorError as exc:
-            show_error(self, exc)
+        if self.starting is not None:
             return
+        # Starting counts the tokens of the whole dataset: in the background, the button held.
+        jobs, base, options = self.engine.jobs, self.base.currentText(), self.options()
+        self.starting = Job(lambda _cancel: jobs.start(name, base, dataset, options), self)
+        self.starting.succeeded.connect(self._training_started)
+        self.starting.finished.connect(self._start_finished)
+        self.train_button.setEnabled(False)
+        self.train_button.setText("Starting…")
+        self.starting.start()
+
+    def _training_started(self, job) -> None:
         self.shown_job = job.id
         self._fill_jobs()
+
+    def _start_finished(self) -> None:
+        self.starting = None
+        self.train_button.setEnabled(True)
+        self.train_button.setText("Train")
 
     def _selected_job(self):
         item = self.jobs.currentItem()
@@ -585,7 +657,6 @@ class CompareDialog(QDialog):
 
         self.job = Job(work, self)
         self.job.event.connect(lambda e: self._append(*e))
-        self.job.failed.connect(lambda m: show_error(self, m))
         self.job.start()
 
     def _append(self, key: str, text: str) -> None:

@@ -131,19 +131,15 @@ class ModelsPage(QWidget):
         self.status.setText(f"Importing {path.name}…")
         self.import_button.setEnabled(False)
         engine = self.engine
-
-        def work(_cancel):
-            yield engine.models.import_file(path)
-
-        self._job = Job(work, self)
-        self._job.event.connect(lambda m: self.status.setText(f"Imported {m.name}."))
+        self._job = Job(lambda _cancel: engine.models.import_file(path), self)
+        self._job.succeeded.connect(lambda m: self.status.setText(f"Imported {m.name}."))
         self._job.failed.connect(self._import_failed)
         self._job.finished.connect(self._import_done)
         self._job.start()
 
-    def _import_failed(self, message: str) -> None:
+    def _import_failed(self, error: Exception) -> None:
         self.status.setText("Import failed.")
-        show_error(self, message, "Import model")
+        show_error(self, error, "Import model")
 
     def _import_done(self) -> None:
         self._job = None

@@ -125,20 +125,30 @@ def _formatter(llama, chat_template: str):
 
 class ChatTokenizer:
     """A model's tokenizer and chat template without its weights (llama.cpp ``vocab_only``):
-    counts the tokens a conversation takes, in milliseconds."""
+    counts the tokens a conversation takes, in milliseconds. Background threads of the window
+    count at the same time, and the engine may close it meanwhile: like :class:`LoadedModel`,
+    every llama.cpp call holds the lock and a closed tokenizer raises :class:`ModelUnloaded`."""
 
     def __init__(self, path: Path, chat_template: str = ""):
         import llama_cpp
 
         self.llama = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
         self.formatter = _formatter(self.llama, chat_template)
+        self.lock = threading.Lock()
+        self.closed = False
 
     def count(self, messages: list[dict]) -> int:
         prompt = self.formatter(messages=messages).prompt
-        return len(self.llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        with self.lock:
+            if self.closed:
+                raise ModelUnloaded("The model's tokenizer was closed.")
+            return len(self.llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
     def close(self) -> None:
-        self.llama.close()
+        with self.lock:
+            if not self.closed:
+                self.closed = True
+                self.llama.close()
 
 
 class LoadedModel:
