@@ -281,7 +281,7 @@ def test_the_engine_modules_each_front_end_uses_are_listed(tmp_path):
         {
             "engine/added.py": "",
             "desktop/app.py": "def _later():\n    from ..engine import added\n",
-            "engine/cli.py": "from .added import something\n",
+            "engine/cli/__init__.py": "from ..added import something\n",
         },
     )
     used = engine_modules_used_by_front_ends(imports(root))

@@ -501,7 +501,7 @@ class EvalRuns:
     def _run_row(self, run_id: int):
         row = self.ws.db.execute("SELECT * FROM eval_runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
-            raise NotFound(f"No evaluation run {run_id}. `tailor eval list` shows the runs.")
+            raise NotFound(f"No evaluation run {run_id}.")
         return row
 
     def _case_ids(self, version_id: int) -> dict[str, int]:

@@ -147,7 +147,7 @@ class Jobs:
         ):
             raise AlreadyExists(
                 f"An adapter or training job named '{adapter}' already exists; pick another "
-                f"name, or resume it with: tailor train --resume {adapter}"
+                "name, or resume that job if it was interrupted."
             )
         self._refuse_if_busy()
         model = self.engine.models.get(base_model)
@@ -272,7 +272,7 @@ class Jobs:
             if job.status in ("running", "preparing", "queued"):
                 raise TailorError(
                     f"A training job is already running ({job.summary()}). One job at a time: "
-                    f"wait for it, or cancel it with: tailor jobs cancel {job.id}"
+                    "wait for it to finish, or cancel it."
                 )
 
     # -- reading -----------------------------------------------------------------------------
@@ -284,7 +284,7 @@ class Jobs:
     def get(self, job_id: int) -> JobInfo:
         row = self.ws.db.execute("SELECT * FROM training_jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
-            raise NotFound(f"No training job {job_id}. `tailor jobs list` shows them.")
+            raise NotFound(f"No training job {job_id}.")
         return self._info(row)
 
     def follow(self, job_id: int, interval: float = 1.0) -> Iterator[JobInfo]:

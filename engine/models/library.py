@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import shlex
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -117,8 +116,7 @@ class ModelLibrary:
             f"The file of model '{name}' ({model.path}) changed after it was imported, so it "
             "is not loaded: a file rewritten in place can crash the app, and adapters trained "
             "on the old one would not fit. To use the new file, remove the model and import "
-            f"it again (tailor models remove {shlex.quote(name)}, then tailor models import "
-            "FILE)."
+            "the file again."
         )
 
     def import_file(self, source: Path, name: str | None = None) -> Model:
