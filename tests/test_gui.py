@@ -1,5 +1,8 @@
 """pytest-qt on the real main window, the real engine and the bundled model."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -368,6 +371,35 @@ def test_dropping_a_file_on_evaluate_or_fine_tune_imports_it(window, engine, tmp
     assert engine.datasets.names() == []
 
 
+def test_raft_page_in_a_process_of_its_own():
+    """The RAFT page test below, run in a fresh interpreter. After the rest of the suite it has
+    twice waited in vain for the background save's result (it passes on its own, with the whole
+    GUI file, and after the fine-tuning tests); until that is understood it runs isolated so
+    it keeps testing the page, and this note keeps the open question visible."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"{__file__}::test_raft_page_builds_reviews_and_saves",
+        ],
+        env={**os.environ, "TAILOR_ISOLATED_TEST": "1"},
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-1].startswith("1 passed"), (
+        proc.stdout[-4000:]
+    )
+
+
+@pytest.mark.skipif(
+    os.environ.get("TAILOR_ISOLATED_TEST") != "1",
+    reason="run in a process of its own by test_raft_page_in_a_process_of_its_own",
+)
 def test_raft_page_builds_reviews_and_saves(window, qtbot, engine, tmp_path, monkeypatch):
     """The RAFT page: a new build drafts in the background with progress, the review table
     re-checks quotes as cells are edited, and saving makes the datasets and the eval set."""
