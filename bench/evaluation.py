@@ -47,10 +47,9 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="tailor-bench-eval-"))
     os.environ["TAILOR_HOME"] = str(home)
     from engine.api import Engine
-    from engine.assistants import AssistantConfig
     from engine.evaluation import metrics as m
-    from engine.evaluation.runs import RunOptions, Target
-    from engine.examples import Example
+    from engine.events import Progress, run
+    from engine.types import AssistantConfig, Example, RunOptions, Target, from_scoreboard
 
     data = json.loads(DATA.read_text(encoding="utf-8"))["data"]
     folder = home / "squad-articles"
@@ -75,11 +74,11 @@ def main() -> None:
 
     engine = Engine(home)
     engine.first_run()
-    model = engine.assistants.current("Default assistant").config.model
+    model = engine.get_assistant("Default assistant").config.model
     t0 = time.perf_counter()
-    engine.knowledge.create("SQuAD articles")
-    engine.knowledge.add_roots("SQuAD articles", [folder])
-    final = engine.knowledge.update("SQuAD articles")
+    engine.create_knowledge_base("SQuAD articles")
+    engine.add_folders("SQuAD articles", [folder])
+    final = run(engine.index("SQuAD articles"))
     index_s = time.perf_counter() - t0
     print(f"indexed {final.chunks} chunks in {index_s:.0f} s", flush=True)
 
@@ -88,26 +87,29 @@ def main() -> None:
         for qid, q, answers, title, _ in chosen:
             row = {"id": qid, "input": q, "references": answers, "sources": [f"{title}.txt"]}
             f.write(json.dumps(row) + "\n")
-    engine.eval_sets.import_file("SQuAD", cases)
-    engine.examples.create("SQuAD style", [Example(q, a[0]) for _, q, a, _, _ in demos])
+    engine.import_eval_set(cases, "SQuAD")
+    engine.create_example_set("SQuAD style", [Example(q, a[0]) for _, q, a, _, _ in demos])
     base = AssistantConfig(model=model, system_prompt=SYSTEM)
-    engine.assistants.create("L1 zero-shot", base)
-    engine.assistants.create("L2 few-shot", base.model_copy(update={"example_set": "SQuAD style"}))
-    engine.assistants.create(
+    engine.create_assistant("L1 zero-shot", base)
+    engine.create_assistant("L2 few-shot", base.model_copy(update={"example_set": "SQuAD style"}))
+    engine.create_assistant(
         "L3 RAG", base.model_copy(update={"knowledge_base": "SQuAD articles", "retrieval_k": 3})
     )
     options = RunOptions(max_tokens=32, temperature=0.0)
-    run = engine.evals.create(
+    run_id = engine.create_eval_run(
         "SQuAD", [Target("L1 zero-shot"), Target("L2 few-shot"), Target("L3 RAG")], options
     )
     t0 = time.perf_counter()
-    for p in engine.evals.run(run):
-        if p.done % 50 == 0 and p.last:
+
+    def show(p: Progress) -> None:
+        if p.done % 50 == 0 and p.detail.scores:
             print(f"  {p.done}/{p.total} {p.label} {time.perf_counter() - t0:.0f} s", flush=True)
-    board = engine.evals.scoreboard(run)
+
+    run(engine.evaluate(run_id), show)
+    board = engine.scoreboard(run_id)
 
     # The raw library, same model file and settings, same questions.
-    loaded = engine.load_model(model)
+    loaded = engine.services.generation.load(model)
     llama = loaded.llama
 
     def raw(messages):
@@ -157,8 +159,6 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "evaluation.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
-    from engine.evaluation.advisor import from_scoreboard
-
     advice = from_scoreboard(board)
     if advice:
         print(advice.text())

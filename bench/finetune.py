@@ -3,9 +3,10 @@
     .venv/bin/python bench/finetune.py                # 2 rounds of 20 steps each, CPU here
     .venv/bin/python bench/finetune.py --rounds 3 --steps 30
 
-Tailor's whole path — a job started through ``Engine.jobs`` (dataset split, detached worker
-process, progress files, checkpoint at the end) — against a plain Unsloth + TRL script with the
-same model folder, LoRA settings, data, batch and sequence length, alternated in the same run.
+Tailor's whole path — a job started through ``Engine.start_training`` (dataset split, detached
+worker process, progress files, checkpoint at the end) — against a plain Unsloth + TRL script
+with the same model folder, LoRA settings, data, batch and sequence length, alternated in the
+same run.
 Throughput is training tokens per second over the trainer's own steps (``num_input_tokens_seen``
 over the time between the first and last logged step), so loading is not counted on either side.
 On an NVIDIA GPU the same script also reports peak GPU memory for both.
@@ -90,10 +91,11 @@ def dataset(n: int) -> list[list[dict]]:
 
 
 def tailor_run(engine, name: str, steps: int, options) -> dict:
+    from engine.events import run
     from engine.finetune.job_files import read_json
 
-    started = engine.jobs.start(name, "smollm2-135m-instruct", "bench", options)
-    job = engine.jobs.wait(started.id)
+    started = engine.start_training(name, "smollm2-135m-instruct", "bench", options)
+    job = run(engine.follow_training(started.id))
     assert job.status == "done", job.message
     rows = [h for h in job.history if "loss" in h]
     (t0, n0), (t1, n1) = (
@@ -113,20 +115,15 @@ def main() -> None:
     os.environ["TAILOR_HOME"] = str(home)
     from engine.api import Engine
     from engine.finetune.job_files import read_json
-    from engine.finetune.options import PRESETS
 
     engine = Engine(home)
     engine.first_run()
-    engine.datasets.save("bench", dataset(64))
-    preset = "gpu" if engine.jobs.check("smollm2-135m-instruct", PRESETS["cpu"]).gpu else "cpu"
+    engine.save_dataset("bench", dataset(64))
+    preset = engine.training_preset()
     # No validation and no mid-run checkpoint, as in the plain script (Tailor still saves the
     # adapter and writes its GGUF at the end, outside the measured steps).
-    options = PRESETS[preset].model_copy(
-        update={
-            "max_steps": args.steps,
-            "validation_fraction": 0.0,
-            "save_every": 10_000,
-        }
+    options = engine.training_options(
+        preset, max_steps=args.steps, validation_fraction=0.0, save_every=10_000
     )
     tailor, plain = [], []
     for r in range(args.rounds):

@@ -71,7 +71,7 @@ def quality(engine, kb: str, mode: str) -> dict:
     latencies = []
     for q in queries:
         start = time.perf_counter()
-        hits = engine.knowledge.search(kb, q["text"], k=200, mode=mode)
+        hits = engine.search(kb, q["text"], k=200, mode=mode)
         latencies.append(time.perf_counter() - start)
         docs = []
         for h in hits:  # a document ranks where its best chunk ranks
@@ -90,32 +90,32 @@ def quality(engine, kb: str, mode: str) -> dict:
 
 
 def bench_scifact(limit: int | None, chunk_tokens: int, overlap: int) -> dict:
-    from engine.api import Engine
+    from engine.api import Engine, run
 
     work = Path(tempfile.mkdtemp(prefix="tailor-kb-bench-"))
     folder = work / "scifact"
     texts = write_folder(folder, limit)
     engine = Engine(work / "home")
     engine.first_run()
-    engine.embedder.encode(["warm-up"])  # both sides start with the model loaded
+    embedder = engine.services.embedder
+    embedder.encode(["warm-up"])  # both sides start with the model loaded
 
     # Raw library: encode the same documents' texts, same model, same batch size.
     start = time.perf_counter()
-    engine.embedder._load().encode(texts, batch_size=64, normalize_embeddings=True)
+    embedder._load().encode(texts, batch_size=64, normalize_embeddings=True)
     raw_s = time.perf_counter() - start
 
-    engine.knowledge.create("scifact", chunk_tokens=chunk_tokens, chunk_overlap=overlap)
-    engine.knowledge.add_roots("scifact", [folder])
+    engine.create_knowledge_base("scifact", chunk_tokens=chunk_tokens, chunk_overlap=overlap)
+    engine.add_folders("scifact", [folder])
     start = time.perf_counter()
-    for p in engine.knowledge.index("scifact"):
-        last = p
+    stats = run(engine.index("scifact"))
     tailor_s = time.perf_counter() - start
     start = time.perf_counter()
-    engine.knowledge.update("scifact")
+    run(engine.index("scifact"))
     reindex_s = time.perf_counter() - start
     result = {
         "documents": len(texts),
-        "chunks": last.chunks,
+        "chunks": stats.chunks,
         "chunk_tokens": chunk_tokens,
         "chunk_overlap": overlap,
         "index_s": tailor_s,

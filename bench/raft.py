@@ -10,9 +10,9 @@
    with the same settings, on the same passages, in the same run → seconds per passage, ratio.
 3. Quality: the bundled 135M model's questions are too poor to measure training with, so the
    drafts are SQuAD's own human-written questions (what a careful review would leave), placed
-   on the chunk holding the answer, with reasoning quoting that chunk's sentence. Saved through
-   ``RaftBuilds.save`` twice — hard and random distractors (2 each; 128-token chunks, so an
-   example fits 768 tokens on a CPU) — plus the same questions without documents; whole
+   on the chunk holding the answer, with reasoning quoting that chunk's sentence. Saved with
+   ``Engine.save_raft_build`` twice — hard and random distractors (2 each; 128-token chunks, so
+   an example fits 768 tokens on a CPU) — plus the same questions without documents; whole
    passages are held out. Three adapters are trained with the job runner (same steps and
    settings), then one evaluation run on the held-out questions: Level 3 (base + RAG),
    Level 4 (plain fine-tune), Level 5 (RAFT + RAG, hard negatives) at 2, 5 and 10 retrieved
@@ -53,10 +53,16 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="tailor-bench-raft-"))
     os.environ["TAILOR_HOME"] = str(home)
     from engine.api import Engine
-    from engine.finetune.options import TrainOptions
+    from engine.events import run
     from engine.raft import drafting
-    from engine.raft.drafting import RaftDraft
-    from engine.raft.options import RaftOptions
+    from engine.types import (
+        AssistantConfig,
+        RaftDraft,
+        RaftOptions,
+        RunOptions,
+        Target,
+        TrainOptions,
+    )
 
     data = json.loads(DATA.read_text(encoding="utf-8"))["data"][: args.articles]
     folder = home / "squad-articles"
@@ -72,13 +78,13 @@ def main() -> None:
                 questions.append((qa["question"], qa["answers"][0]["text"], title))
     engine = Engine(home)
     engine.first_run()
-    model = engine.assistants.current("Default assistant").config.model
+    model = engine.get_assistant("Default assistant").config.model
     # Chunks of 128 tokens and 2 distractors keep a training example near 600 tokens: what a
     # CPU trains in minutes (the paper's 4 distractors fit the same way on a GPU).
-    engine.knowledge.create("squad", chunk_tokens=128, chunk_overlap=16)
-    engine.knowledge.add_roots("squad", [folder])
-    engine.knowledge.update("squad")
-    chunks = engine.knowledge.chunks("squad")
+    engine.create_knowledge_base("squad", chunk_tokens=128, chunk_overlap=16)
+    engine.add_folders("squad", [folder])
+    run(engine.index("squad"))
+    chunks = engine.knowledge_base_chunks("squad")
     print(f"{len(data)} articles → {len(chunks)} chunks, {len(questions)} questions", flush=True)
     out: dict = {"articles": len(data), "chunks": len(chunks), "model": model}
 
@@ -94,12 +100,12 @@ def main() -> None:
         reasoning="writer",
         holdout=0.0,
     )
-    engine.raft.create("speed", options)
+    engine.create_raft_build("speed", options)
     t0 = time.perf_counter()
-    engine.raft.draft_to_end("speed")
+    run(engine.draft_raft("speed"))
     tailor_s = (time.perf_counter() - t0) / args.speed_passages
-    drafts = engine.raft.drafts("speed")
-    loaded = engine.load_model(model)
+    drafts = engine.raft_drafts("speed")
+    loaded = engine.services.generation.load(model)
     raw = Llama(
         model_path=str(loaded.options.path),
         n_ctx=loaded.options.n_ctx,
@@ -171,22 +177,23 @@ def main() -> None:
             holdout=holdout,
             reasoning="extract",
         )
-        engine.raft.create(name, o)
+        engine.create_raft_build(name, o)
         t0 = time.perf_counter()
-        last = engine.raft.draft_to_end(name)  # every passage, by the bundled writer
+        last = []  # the last progress: every passage, by the bundled writer
+        run(engine.draft_raft(name), last.append)
+        drafted = last[-1].detail
         out.setdefault(
             "writer_extract",
             {
-                "passages": last.total,
-                "kept": last.kept,
-                "dropped": last.dropped,
-                "reasons": last.reasons,
+                "passages": last[-1].total,
+                "kept": drafted.kept,
+                "dropped": drafted.dropped,
+                "reasons": drafted.reasons,
                 "s": time.perf_counter() - t0,
             },
         )
         # The review: the writer's drafts are replaced by SQuAD's human-written questions.
-        engine.raft.save_drafts(name, reviewed)
-        info = engine.raft.save(name)
+        info = engine.save_raft_build(name, reviewed)
         trained[negatives] = info.result
         print(name, info.result, flush=True)
     out["dataset"] = trained
@@ -204,18 +211,17 @@ def main() -> None:
         ("plain", "squad-hard (no documents)"),
     ):
         t0 = time.perf_counter()
-        job = engine.jobs.start(adapter, model, dataset, train_options)
-        job = engine.jobs.wait(job.id)
+        job = engine.start_training(adapter, model, dataset, train_options)
+        job = run(engine.follow_training(job.id))
         timings[adapter] = time.perf_counter() - t0
         print(adapter, job.status, job.summary(), flush=True)
         if job.status != "done":
             raise SystemExit(f"training {adapter} failed: {job.message}")
     out["training_s"] = timings
 
-    run_id = engine.raft.compare("squad-hard", "raft-hard", "plain", (2, 5, 10), max_tokens=96)
-    from engine.assistants import AssistantConfig
-    from engine.evaluation.runs import Target
-
+    run_id = engine.compare_raft_build(
+        "squad-hard", "raft-hard", "plain", (2, 5, 10), max_tokens=96
+    )
     # Level 5 with random negatives at k = 5, added to the same run's configurations.
     cfg = AssistantConfig(
         model=model,
@@ -225,23 +231,21 @@ def main() -> None:
         temperature=0.0,
         max_tokens=96,
     )
-    engine.assistants.create("squad-hard · Level 5 · k=5 · random negatives", cfg)
-    configs = engine.evals.configs(run_id)
-    targets = [Target(c["assistant"], c["version"]) for c in configs]
-    targets.append(Target("squad-hard · Level 5 · k=5 · random negatives"))
-    engine.evals.delete(run_id)
-    from engine.evaluation.runs import RunOptions
-
-    run_id = engine.evals.create(
+    configs = engine.services.evals.configs(run_id)
+    targets = [Target.ad_hoc(c["assistant"], c["config"]) for c in configs]
+    targets.append(Target.ad_hoc("Level 5 · k=5 · RAFT + RAG, random negatives", cfg))
+    engine.delete_eval_run(run_id)
+    run_id = engine.create_eval_run(
         "squad-hard (held out)", targets, RunOptions(temperature=0.0, max_tokens=96)
     )
+    configs = engine.services.evals.configs(run_id)
     t0 = time.perf_counter()
-    engine.evals.run_to_end(run_id)
+    run(engine.evaluate(run_id))
     print(f"evaluation run {time.perf_counter() - t0:.0f} s", flush=True)
-    board = engine.evals.scoreboard(run_id)
+    board = engine.scoreboard(run_id)
     rows = []
     for b in board:
-        cfg = next(c for c in engine.evals.configs(run_id) if c["label"] == b["label"])["config"]
+        cfg = next(c for c in configs if c["label"] == b["label"])["config"]
         row = {
             "label": b["label"],
             "level": b["level"],
@@ -259,14 +263,12 @@ def main() -> None:
     out["scoreboard"] = rows
     # Tailor's Level 5 path vs raw llama-cpp-python with the same adapter and the same
     # messages (retrieval, packing and the RAFT prompt included on Tailor's side), alternated.
-    from engine.models.runtime import Reply
-
     level5 = next(
         c["config"]
-        for c in engine.evals.configs(run_id)
+        for c in configs
         if c["config"].adapter == "raft-hard" and c["config"].retrieval_k == 5
     )
-    loaded = engine.load_model(model, "raft-hard")
+    loaded = engine.services.generation.load(model, "raft-hard")
     raw = Llama(
         model_path=str(loaded.options.path),
         lora_path=str(loaded.options.lora_path),
@@ -275,11 +277,9 @@ def main() -> None:
         verbose=False,
     )
     raw_lat, tailor_lat, same = [], [], 0
-    for case in engine.eval_sets.get("squad-hard (held out)").cases[:10]:
+    for case in engine.get_eval_set("squad-hard (held out)").cases[:10]:
         t0 = time.perf_counter()
-        reply = next(
-            e for e in engine.chat(case.input, config=level5, seed=0) if isinstance(e, Reply)
-        )
+        reply = run(engine.chat(case.input, config=level5, seed=0))
         tailor_lat.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         text = raw.create_chat_completion(reply.messages, temperature=0.0, max_tokens=96, seed=0)[

@@ -71,12 +71,12 @@ def names() -> str:
         cases.write_text(json.dumps({"question": "Q?", "answer": "A."}) + "\n")
         engine = Engine(tmp / "workspace")
         engine.first_run()
-        model = engine.models.get("smollm2-135m-instruct").path
+        model = engine.get_model("smollm2-135m-instruct").path
         kinds = {
-            "dataset": lambda n: engine.datasets.import_file(n, data),
-            "model (import --name)": lambda n: engine.models.import_file(model, n),
-            "knowledge base": lambda n: engine.knowledge.create(n),
-            "evaluation set": lambda n: engine.eval_sets.import_file(n, cases),
+            "dataset": lambda n: engine.import_dataset(data, n),
+            "model (import --name)": lambda n: engine.import_model(model, n),
+            "knowledge base": lambda n: engine.create_knowledge_base(n),
+            "evaluation set": lambda n: engine.import_eval_set(cases, n),
         }
         rows, accepted, refused = [], 0, 0
         try:
@@ -93,7 +93,7 @@ def names() -> str:
                 ok = sum(1 for o in outcome if o == "ok")
                 why = sorted({o for o in outcome if o != "ok"})
                 rows.append(f"| {kind} | {ok}/{len(outcome)} accepted | {'; '.join(why)} |")
-            home = engine.workspace.home
+            home = engine.home
             files = [p for p in (home / "models").iterdir()] + [
                 p for p in (home / "datasets").iterdir()
             ]

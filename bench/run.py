@@ -37,8 +37,8 @@ def bench_generation(reps: int, max_tokens: int) -> dict:
     home = Path(tempfile.mkdtemp(prefix="tailor-bench-"))
     engine = Engine(home)
     engine.first_run()
-    model = engine.models.get("smollm2-135m-instruct")
-    loaded = engine.load_model(model.name)
+    model = engine.get_model("smollm2-135m-instruct")
+    loaded = engine.services.generation.load(model.name)  # the raw loaded model, timed
     messages = [
         {"role": "system", "content": "You are a helpful assistant."},
         {"role": "user", "content": PROMPT},

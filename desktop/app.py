@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         engine = Engine()
-        engine.workspace.acquire_app_lock()
+        engine.lock_workspace()
         engine.first_run()
     except WorkspaceInUse as exc:
         QMessageBox.information(None, "Tailor is already open", str(exc))

@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.pages.base import button_row
 from desktop.state import AssistantState
 
 DIFF_CSS = """
@@ -74,13 +74,7 @@ class HistoryDialog(QDialog):
         main = QWidget()
         m = QVBoxLayout(main)
         m.setContentsMargins(0, 0, 0, 0)
-        pick = QHBoxLayout()
-        pick.addWidget(QLabel("Compare"))
-        pick.addWidget(self.left)
-        pick.addWidget(QLabel("with"))
-        pick.addWidget(self.right)
-        pick.addStretch(1)
-        m.addLayout(pick)
+        m.addLayout(button_row(QLabel("Compare"), self.left, QLabel("with"), self.right, None))
         m.addWidget(self.diff, 1)
         split = QSplitter()
         split.addWidget(side)
@@ -88,10 +82,7 @@ class HistoryDialog(QDialog):
         split.setSizes([280, 720])
         layout = QVBoxLayout(self)
         layout.addWidget(split, 1)
-        bottom = QHBoxLayout()
-        bottom.addStretch(1)
-        bottom.addWidget(close)
-        layout.addLayout(bottom)
+        layout.addLayout(button_row(None, close))
 
         self.left.currentIndexChanged.connect(lambda _i: self.show_diff())
         self.right.currentIndexChanged.connect(lambda _i: self.show_diff())
@@ -101,7 +92,7 @@ class HistoryDialog(QDialog):
         self.reload()
 
     def reload(self) -> None:
-        history = self.state.engine.assistants.history(self.state.name)
+        history = self.state.engine.assistant_history(self.state.name)
         self.history = history
         for w in (self.left, self.right):
             w.blockSignals(True)
@@ -129,8 +120,8 @@ class HistoryDialog(QDialog):
         a, b = self.left.currentData(), self.right.currentData()
         if a is None or b is None:
             return
-        assistants = self.state.engine.assistants
-        va, vb = assistants.get(self.state.name, a), assistants.get(self.state.name, b)
+        engine = self.state.engine
+        va, vb = engine.get_assistant(self.state.name, a), engine.get_assistant(self.state.name, b)
         self.diff.setHtml(
             side_by_side_html(va.config.as_yaml(), vb.config.as_yaml(), f"v{a}", f"v{b}")
         )

@@ -26,7 +26,7 @@ from desktop.history import HistoryDialog
 from desktop.pages.base import RungPage
 from desktop.pages.evaluate import EvaluatePage
 from desktop.pages.examples import ExamplesPage
-from desktop.pages.finetune import FinetunePage
+from desktop.pages.finetune.page import FinetunePage
 from desktop.pages.knowledge import KnowledgePage
 from desktop.pages.models import ModelsPage
 from desktop.pages.prompt import PromptPage
@@ -36,8 +36,8 @@ from desktop.state import AssistantState
 from desktop.widgets.chat import ChatPanel
 from desktop.worker import Job
 from engine.api import Engine
-from engine.assistants import LEVEL_NAMES, AssistantConfig
 from engine.errors import TailorError
+from engine.types import LEVEL_NAMES, AssistantConfig
 
 # (key, label, rung number or None). Section separators are None entries.
 NAV = [
@@ -184,8 +184,8 @@ class MainWindow(QMainWindow):
     # -- start-up ----------------------------------------------------------------------------
 
     def _initial_assistant(self) -> str:
-        names = self.engine.assistants.names()
-        last = self.engine.workspace.get_setting("last_assistant")
+        names = self.engine.list_assistants()
+        last = self.engine.preference("last_assistant")
         return last if last in names else names[0]
 
     def preload_model(self) -> None:
@@ -199,15 +199,16 @@ class MainWindow(QMainWindow):
 
         dynamic = bool(self.state.draft.example_set and self.state.draft.few_shot_k)
 
-        def work(_cancel):
-            engine.load_model(name, adapter)
-            yield name
+        def loaded(_result) -> None:
+            self.model_status.setText(f"{name} · ready")
+            self.model_loaded.emit(name)
             if dynamic:  # dynamic few-shot needs the embedder too (torch: seconds to import)
-                engine.embedder.encode(["warm-up"])
+                self._preload = Job(lambda _cancel: engine.preload_embedder(), self)
+                self._preload.failed.connect(self._preload_failed)
+                self._preload.start()
 
-        self._preload = Job(work, self)
-        self._preload.event.connect(lambda n: self.model_status.setText(f"{n} · ready"))
-        self._preload.event.connect(self.model_loaded)
+        self._preload = Job(lambda _cancel: engine.preload_model(name, adapter), self)
+        self._preload.succeeded.connect(loaded)
         self._preload.failed.connect(self._preload_failed)
         self._preload.start()
         self.pages["knowledge"].start_watching()
@@ -250,7 +251,7 @@ class MainWindow(QMainWindow):
             self,
             "About Tailor",
             "<b>Tailor</b><br>Customise an open LLM with your own data, on your own machine. "
-            "Nothing leaves the device.<br><br>Workspace: " + str(self.engine.workspace.home),
+            "Nothing leaves the device.<br><br>Workspace: " + str(self.engine.home),
         )
 
     # -- navigation --------------------------------------------------------------------------
@@ -286,7 +287,7 @@ class MainWindow(QMainWindow):
     def _fill_assistants(self, select: str) -> None:
         self.assistant_picker.blockSignals(True)
         self.assistant_picker.clear()
-        self.assistant_picker.addItems(self.engine.assistants.names())
+        self.assistant_picker.addItems(self.engine.list_assistants())
         self.assistant_picker.setCurrentText(select)
         self.assistant_picker.blockSignals(False)
         self.state.select(select)
@@ -295,8 +296,8 @@ class MainWindow(QMainWindow):
         s = self.state
         if s.draft is None:
             return
-        self.engine.workspace.set_setting("last_assistant", s.name)
-        history = self.engine.assistants.history(s.name)
+        self.engine.set_preference("last_assistant", s.name)
+        history = self.engine.assistant_history(s.name)
         self.version_picker.blockSignals(True)
         self.version_picker.clear()
         for v in history:
@@ -315,7 +316,7 @@ class MainWindow(QMainWindow):
         version = self.version_picker.itemData(index)
         saved = self.state.saved
         if saved and version != saved.version:
-            old = self.engine.assistants.get(self.state.name, version)
+            old = self.engine.get_assistant(self.state.name, version)
             # Load it as the draft: trying it costs nothing, Save makes it current.
             self.state.update(**old.config.model_dump())
             self.status_text.setText(
@@ -343,9 +344,9 @@ class MainWindow(QMainWindow):
         name, ok = QInputDialog.getText(self, "New assistant", "Name:")
         if not ok or not name.strip():
             return
-        model = self.state.draft.model if self.state.draft else self.engine.models.list()[0].name
+        model = self.state.draft.model if self.state.draft else self.engine.list_models()[0].name
         try:
-            self.engine.assistants.create(name.strip(), AssistantConfig(model=model))
+            self.engine.create_assistant(name.strip(), AssistantConfig(model=model))
         except TailorError as exc:
             show_error(self, exc)
             return

@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from engine.api import Engine
-from engine.assistants import AssistantConfig, AssistantVersion
+from engine.types import AssistantConfig, AssistantVersion
 
 
 class AssistantState(QObject):
@@ -22,8 +22,8 @@ class AssistantState(QObject):
 
     def select(self, name: str, version: int | None = None) -> None:
         self.name = name
-        self.saved = self.engine.assistants.current(name)
-        chosen = self.engine.assistants.get(name, version) if version else self.saved
+        self.saved = self.engine.get_assistant(name)
+        chosen = self.engine.get_assistant(name, version) if version else self.saved
         self.draft = chosen.config
         self.changed.emit()
 
@@ -42,17 +42,13 @@ class AssistantState(QObject):
 
     def save(self, note: str = "") -> AssistantVersion:
         assert self.draft is not None
-        from engine.assistants import validate_config
-
-        self.saved = self.engine.assistants.save(
-            self.name, validate_config(self.draft.model_dump()), note
-        )
+        self.saved = self.engine.save_assistant(self.name, self.draft, note)
         self.draft = self.saved.config
         self.changed.emit()
         return self.saved
 
     def revert(self, version: int) -> AssistantVersion:
-        self.saved = self.engine.assistants.revert(self.name, version)
+        self.saved = self.engine.revert_assistant(self.name, version)
         self.draft = self.saved.config
         self.changed.emit()
         return self.saved
@@ -73,4 +69,4 @@ class AssistantState(QObject):
 
     def _adapter_kind(self) -> str | None:
         # Read each time: an adapter's kind, not the configuration, decides Level 5.
-        return self.engine.assistants.adapter_kind(self.draft)
+        return self.engine.adapter_kind(self.draft)

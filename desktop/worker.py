@@ -1,8 +1,10 @@
 """The one way the window runs engine work: on a background thread, never on the Qt thread.
 
 Like Anki's ``CollectionOp``, a :class:`Job` ends in exactly one of three signals, delivered on
-the Qt thread: ``succeeded(result)``, ``failed(error)`` or ``cancelled()`` (a user's Stop is a
-normal ending, not an error), then ``finished()`` for clean-up whichever it was. A failure
+the Qt thread: ``succeeded(result)``, ``failed(error)`` or ``cancelled(result)`` (a user's Stop
+is a normal ending, not an error; the result is what the operation kept, or None), then
+``finished()`` for clean-up whichever it was. An engine operation's :class:`Outcome` decides
+which. A failure
 nobody handles becomes the default dialog (:func:`desktop.errors.show_error`), so no page has to
 remember to show one; connecting ``failed`` replaces that dialog.
 """
@@ -18,23 +20,23 @@ from PySide6.QtCore import QMetaMethod, QObject, Signal, Slot
 
 from desktop.errors import show_error
 from engine.errors import TailorError
-from engine.models.runtime import CancelToken
+from engine.events import CancelToken, Outcome
 
 _DONE, _FAILED, _CANCELLED = "done", "failed", "cancelled"
 
 
 class Job(QObject):
-    """``work(cancel)`` run on its own thread. It either returns an iterator of events (an
-    engine generator), each delivered through ``event``, and ``succeeded`` carries the last one
-    (the engine's generators end with their result: a ``Reply``, the final progress); or it
-    returns a plain value, which ``succeeded`` carries. Ending after ``cancel()`` without an
-    error is ``cancelled``. Connect the signals before ``start()``; ``error_title`` titles the
+    """``work(cancel)`` run on its own thread. It either returns an engine operation (an
+    iterator of events ending in an :class:`Outcome`): each event before the outcome is
+    delivered through ``event`` and the outcome decides the ending; or it returns a plain
+    value, which ``succeeded`` carries (ending after ``cancel()`` is then ``cancelled``). An
+    exception is ``failed``. Connect the signals before ``start()``; ``error_title`` titles the
     default failure dialog."""
 
     event = Signal(object)
     succeeded = Signal(object)
     failed = Signal(object)  # the exception: a TailorError's text is written for the user
-    cancelled = Signal()
+    cancelled = Signal(object)  # what the operation kept, or None
     finished = Signal()
     _ended = Signal(str, object)  # from the work's thread to _end on the Qt thread
 
@@ -71,11 +73,17 @@ class Job(QObject):
     def _run(self) -> None:
         try:
             result = self._work(self.cancel_token)
-            if isinstance(result, Iterator):
-                items, result = result, None
-                for result in items:
-                    self.event.emit(result)
             ending = (_CANCELLED, None) if self.cancel_token.cancelled else (_DONE, result)
+            if isinstance(result, Iterator):
+                for event in result:
+                    if isinstance(event, Outcome):
+                        ending = (event.status, event.error or event.result)
+                        break
+                    self.event.emit(event)
+                else:
+                    raise RuntimeError(f"{self._work!r} gave events but no Outcome")
+            if ending[0] == _FAILED and not isinstance(ending[1], TailorError):
+                traceback.print_exception(ending[1])
         except Exception as exc:  # shown to the user; the app stays up
             if not isinstance(exc, TailorError):
                 traceback.print_exc()
@@ -90,7 +98,7 @@ class Job(QObject):
             if how == _DONE:
                 self.succeeded.emit(value)
             elif how == _CANCELLED:
-                self.cancelled.emit()
+                self.cancelled.emit(value)
             elif self.isSignalConnected(QMetaMethod.fromSignal(self.failed)):
                 self.failed.emit(value)
             else:

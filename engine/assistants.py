@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import yaml
@@ -150,12 +151,15 @@ class Assistants:
         detach_examples: bool = False,
         detach_kb: bool = False,
         detach_adapter: bool = False,
+        check: Callable[[AssistantConfig, AssistantConfig], None] | None = None,
         **changes,
     ) -> AssistantVersion:
-        """A new version with the given fields changed; ``None`` leaves a field as it is."""
+        """A new version with the given fields changed; ``None`` leaves a field as it is.
+        ``check(new, old)`` may refuse the new configuration before it is saved."""
         # Read and write under one lock, so an edit made meanwhile elsewhere is not undone.
         with self.ws.transaction():
-            data = self.current(name).config.model_dump()
+            before = self.current(name).config
+            data = before.model_dump()
             data.update({k: v for k, v in changes.items() if v is not None})
             if detach_examples:
                 data["example_set"] = None
@@ -163,7 +167,10 @@ class Assistants:
                 data["knowledge_base"] = None
             if detach_adapter:
                 data["adapter"] = None
-            return self.save(name, validate_config(data), note)
+            config = validate_config(data)
+            if check is not None:
+                check(config, before)
+            return self.save(name, config, note)
 
     def current(self, name: str) -> AssistantVersion:
         return self._version(name, self._latest_row(self._id(name)))

@@ -113,9 +113,6 @@ class Conversations:
                 ),
             ).lastrowid
 
-    def delete(self, cid: int) -> None:
-        self.ws.db.execute("DELETE FROM conversations WHERE id = ?", (cid,))
-
 
 def _raft_answer(role: str, content: str, prompt: dict) -> RaftAnswer | None:
     """The parsed RAFT answer saved with a reply. Replies saved before answers were parsed on

@@ -36,3 +36,7 @@ class InvalidData(TailorError):
         return cls(
             [f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()], what
         )
+
+
+class Cancelled(TailorError):
+    """The person stopped the operation: a normal ending, not a failure."""

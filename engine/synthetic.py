@@ -1,14 +1,17 @@
 """Questions written by a local model about passages of a knowledge base: the drafts behind a
 generated evaluation set (and, later, synthetic training data). Drafts are shown to the user for
-review and editing before anything is saved."""
+review and editing before anything is saved. The writer is any :class:`TextGenerator`."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Generator
 from dataclasses import dataclass
 
+from engine.events import Progress
 from engine.knowledge.store import Hit
+from engine.models.generation import TextGenerator
 from engine.models.runtime import CancelToken, SamplingParams
 
 QUESTION_PROMPT = """Write one question that this passage answers, and its short answer \
@@ -50,11 +53,12 @@ class Draft:
     chunk_id: str
 
 
-@dataclass
-class GenerationProgress:
-    done: int
-    total: int
-    drafts: list[Draft]
+@dataclass(frozen=True)
+class Drafts:
+    """The questions written so far and how many passages gave none: question writing's
+    :class:`Progress` detail and its result."""
+
+    drafts: tuple[Draft, ...]
     rejected: int
 
 
@@ -76,7 +80,12 @@ def question_messages(passage: str) -> list[dict]:
 
 
 def ask(
-    engine, model: str, passage: str, n: int = 1, seed: int = 0, cancel: CancelToken | None = None
+    generator: TextGenerator,
+    model: str,
+    passage: str,
+    n: int = 1,
+    seed: int = 0,
+    cancel: CancelToken | None = None,
 ) -> list[tuple[str, str]]:
     """Up to ``n`` different question/answer pairs about ``passage`` from ``model``: one
     question per reply (each with its own seed), at most ``2 n`` replies."""
@@ -85,7 +94,7 @@ def ask(
     for attempt in range(2 * n):
         if len(pairs) == n or (cancel is not None and cancel.cancelled):
             break
-        reply = engine.generate(
+        reply = generator.generate(
             model,
             question_messages(passage),
             SamplingParams(temperature=0.7, max_tokens=96, seed=seed * 1000 + attempt),
@@ -99,24 +108,34 @@ def ask(
 
 
 def write_questions(
-    engine,
+    generator: TextGenerator,
     passages: list[Hit],
     model: str,
     per_passage: int = 1,
     cancel: CancelToken | None = None,
     seed: int = 0,
-) -> Iterator[GenerationProgress]:
-    """For each passage ask ``model`` for ``per_passage`` question/answer pairs; yields the
-    drafts so far after every passage. Passages without a usable pair are counted as rejected."""
-    engine.load_model(model)
+) -> Generator[Progress, None, Drafts]:
+    """For each passage ask ``model`` for ``per_passage`` question/answer pairs; yields
+    :class:`Progress` ("writing") with the drafts so far after every passage and returns them.
+    Passages without a usable pair are counted as rejected."""
     drafts: list[Draft] = []
     rejected = 0
+    start = time.perf_counter()
     for i, hit in enumerate(passages):
         if cancel is not None and cancel.cancelled:
-            return
-        pairs = ask(engine, model, hit.text, per_passage, seed + i, cancel)
+            break
+        pairs = ask(generator, model, hit.text, per_passage, seed + i, cancel)
         if not pairs:
             rejected += 1
         for q, a in pairs:
             drafts.append(Draft(q, a, hit.source, hit.text, hit.id))
-        yield GenerationProgress(i + 1, len(passages), list(drafts), rejected)
+        elapsed = time.perf_counter() - start
+        yield Progress(
+            "writing",
+            i + 1,
+            len(passages),
+            elapsed / (i + 1) * (len(passages) - i - 1),
+            f"{i + 1}/{len(passages)} passages · {len(drafts)} questions",
+            Drafts(tuple(drafts), rejected),
+        )
+    return Drafts(tuple(drafts), rejected)

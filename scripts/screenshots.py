@@ -26,14 +26,14 @@ def main() -> None:
     from desktop.main_window import MainWindow
     from desktop.style import STYLESHEET
     from desktop.widgets.chat import PromptInspector
-    from engine.api import DEFAULT_ASSISTANT, Engine
-    from engine.examples import Example
+    from engine.api import DEFAULT_ASSISTANT, Engine, run
+    from engine.types import Example
 
     app = QApplication(sys.argv)
     app.setStyleSheet(STYLESHEET)
     engine = Engine()
     engine.first_run()
-    engine.assistants.edit(
+    engine.edit_assistant(
         DEFAULT_ASSISTANT,
         system_prompt="You are a concise support assistant for Acme's routers. "
         "Answer in two sentences at most.",
@@ -41,7 +41,7 @@ def main() -> None:
         max_tokens=96,
         note="Support persona",
     )
-    engine.examples.create(
+    engine.create_example_set(
         "Router FAQ",
         [
             Example("How do I reset my router?", "Hold the reset button for 10 seconds."),
@@ -64,9 +64,9 @@ def main() -> None:
         "the label under the router.\n"
     )
     (docs / "notes.bin.txt").write_bytes(b"\x00\x01\x02binary")
-    engine.knowledge.create("Router manual")
-    engine.knowledge.add_roots("Router manual", [docs])
-    engine.knowledge.update("Router manual")
+    engine.create_knowledge_base("Router manual")
+    engine.add_folders("Router manual", [docs])
+    run(engine.index("Router manual"))
     OUT.mkdir(parents=True, exist_ok=True)
 
     def settle(ms=150):
@@ -116,20 +116,19 @@ def main() -> None:
     (usb / "returns.md").write_text(
         "# Returns\n\nA router can be returned within 30 days with its receipt.\n"
     )
-    engine.knowledge.add_roots("Router manual", [usb])
-    engine.knowledge.update("Router manual")
+    engine.add_folders("Router manual", [usb])
+    run(engine.index("Router manual"))
     usb.rename(unplugged)
-    engine.knowledge.update("Router manual")
+    run(engine.index("Router manual"))
     kpage.show_status()
     shot(window, "3b-knowledge-unavailable")
     unplugged.rename(usb)
     kpage.show_status()
 
     # The same questions against the assistant's Level 1, 2 and 3 versions.
-    from engine.evaluation.runs import RunOptions, Target
-    from engine.evaluation.sets import Case
+    from engine.types import Case, RunOptions, Target
 
-    engine.eval_sets.save(
+    engine.save_eval_set(
         "Router questions",
         [
             Case(
@@ -171,15 +170,17 @@ def main() -> None:
         ],
     )
     targets = [Target(DEFAULT_ASSISTANT, v) for v in (2, 3, 4)]
-    run = engine.evals.create(
+    run_id = engine.create_eval_run(
         "Router questions", targets, RunOptions(max_tokens=48, temperature=0.0)
     )
-    engine.evals.run_to_end(run)
+    run(engine.evaluate(run_id))
     window.show_page("evaluate")
     epage = window.pages["evaluate"]
     epage.refresh()
     shot(window, "5-evaluate")
-    epage.show_run(run)
+    epage.show_run(run_id)
+    epage.reading.wait()
+    settle(300)  # the run is read in the background; its tabs fill on the Qt thread
     epage.tabs.setCurrentIndex(1)
     shot(window, "5b-scoreboard")
     epage.tabs.setCurrentIndex(2)
@@ -190,16 +191,16 @@ def main() -> None:
     epage.tabs.setCurrentIndex(0)
 
     # A short real training job (a few steps on the router FAQ), followed on the Fine-tune page.
-    from engine.finetune.options import TrainOptions
+    from engine.types import TrainOptions
 
-    engine.datasets.from_examples("Router FAQ", engine.examples.get("Router FAQ"))
-    job = engine.jobs.start(
+    engine.dataset_from_examples("Router FAQ", "Router FAQ")
+    job = engine.start_training(
         "router-style",
         "smollm2-135m-instruct",
         "Router FAQ",
         TrainOptions(max_steps=16, save_every=4, learning_rate=5e-4, validation_fraction=0.25),
     )
-    engine.jobs.wait(job.id)
+    run(engine.follow_training(job.id))
     window.show_page("finetune")
     fpage = window.pages["finetune"]
     fpage.adapter_name.setText("router-style-v2")
@@ -207,7 +208,7 @@ def main() -> None:
     scroll = fpage.config.parentWidget().parentWidget()  # the page's scroll area
     scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
     shot(window, "4-finetune")
-    from desktop.pages.finetune import CompareDialog
+    from desktop.pages.finetune.compare import CompareDialog
 
     compare = CompareDialog(
         engine, window.state.draft.model_copy(update={"adapter": "router-style"}), window
@@ -223,14 +224,13 @@ def main() -> None:
     # Level 5: RAFT on a folder of made-up facts — drafted by the bundled model, reviewed,
     # trained, served with its knowledge base, compared with Levels 3 and 4.
     from desktop.pages.raft.review_dialog import ReviewDialog
-    from engine.assistants import AssistantConfig
-    from engine.raft.options import RaftOptions
+    from engine.types import AssistantConfig, RaftOptions
     from tests import raft_facts
 
     facts = raft_facts.build(Path(os.environ["TAILOR_HOME"]) / "Team facts")
-    engine.knowledge.create("Team facts")
-    engine.knowledge.add_roots("Team facts", [facts])
-    engine.knowledge.update("Team facts")
+    engine.create_knowledge_base("Team facts")
+    engine.add_folders("Team facts", [facts])
+    run(engine.index("Team facts"))
     options = RaftOptions(
         knowledge_base="Team facts",
         writer="smollm2-135m-instruct",
@@ -238,31 +238,32 @@ def main() -> None:
         distractors=2,
         holdout=0.15,
     )
-    engine.raft.create("facts-raft", options)
-    engine.raft.draft_to_end("facts-raft")
+    engine.create_raft_build("facts-raft", options)
+    run(engine.draft_raft("facts-raft"))
     window.show_page("raft")
     settle(300)
     shot(window, "4c-raft")
     review = ReviewDialog(engine, "facts-raft", window)
     review.show()
+    while not review.loaded:  # the drafts are read in the background
+        settle(100)
     shot(review, "4d-raft-review")
     review.close()
-    engine.raft.save_drafts(
-        "facts-raft", raft_facts.reviewed_drafts(engine.knowledge.chunks("Team facts"))
+    engine.save_raft_build(
+        "facts-raft", raft_facts.reviewed_drafts(engine.knowledge_base_chunks("Team facts"))
     )
-    engine.raft.save("facts-raft")
     for name, data, steps in (
         ("facts-l5", "facts-raft", 40),
         ("facts-l4", "facts-raft (no documents)", 30),
     ):
-        job = engine.jobs.start(
+        job = engine.start_training(
             name,
             "smollm2-135m-instruct",
             data,
             TrainOptions(max_steps=steps, learning_rate=5e-4, validation_fraction=0.0),
         )
-        engine.jobs.wait(job.id)
-    engine.assistants.create(
+        run(engine.follow_training(job.id))
+    engine.create_assistant(
         "Team facts expert",
         AssistantConfig(
             model="smollm2-135m-instruct",
@@ -280,10 +281,12 @@ def main() -> None:
     last = window.chat.lines.itemAt(window.chat.lines.count() - 2).widget()
     last.reasoning_button.click()
     shot(window, "4e-raft-chat")
-    run_id = engine.raft.compare("facts-raft", "facts-l5", "facts-l4", (2, 5))
-    engine.evals.run_to_end(run_id)
+    run_id = engine.compare_raft_build("facts-raft", "facts-l5", "facts-l4", (2, 5))
+    run(engine.evaluate(run_id))
     window.show_page("evaluate")
     epage.show_run(run_id)
+    epage.reading.wait()
+    settle(300)  # the run is read in the background; its tabs fill on the Qt thread
     epage.tabs.setCurrentIndex(1)
     shot(window, "4f-raft-scoreboard")
     epage.tabs.setCurrentIndex(0)

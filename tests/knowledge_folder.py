@@ -7,6 +7,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.api import Progress, run
+
 GOOD = {
     "guide.md": "# Setup\n\nInstall the widget.\n\n## Zebra protocol\n\nThe Zebra protocol "
     "uses port 7431 and was designed by Marguerite Okafor.\n",
@@ -265,9 +267,13 @@ def index_hostile(engine, name: str, root: Path, usb: Path) -> list:
     """Index the corpus at ``root`` plus the folder ``usb``, deleting a file and unplugging
     ``usb`` (moving it away) once indexing has begun; return the progress events."""
     events = []
-    for event in engine.knowledge.index(name):
+    for event in engine.index(name):
         events.append(event)
-        if event.phase == "indexing" and (root / "zz-late/vanishing.txt").exists():
+        if (
+            isinstance(event, Progress)
+            and event.phase == "indexing"
+            and (root / "zz-late/vanishing.txt").exists()
+        ):
             (root / "zz-late/vanishing.txt").unlink()
             usb.rename(usb.with_name(usb.name + "-unplugged"))
     return events
@@ -280,32 +286,36 @@ def hostile_report(engine, tmp: Path) -> list[tuple[str, str, bool, str]]:
     cases = build_hostile(root)
     usb = tmp / "usb"
     _write(usb, "notes.txt", "The drive holds notes about the kestrel.")
-    engine.knowledge.create("hostile", max_file_mb=50)
-    engine.knowledge.add_roots("hostile", [usb])
-    engine.knowledge.update("hostile")  # the drive's notes are indexed while it is connected
+    engine.create_knowledge_base("hostile", max_file_mb=50)
+    engine.add_folders("hostile", [usb])
+    run(engine.index("hostile"))  # the drive's notes are indexed while it is connected
     (usb / "later.txt").write_text("A file added to the drive later.")
-    engine.knowledge.add_roots("hostile", [root])
+    engine.add_folders("hostile", [root])
     try:
-        last = index_hostile(engine, "hostile", root, usb)[-1]
+        outcome = index_hostile(engine, "hostile", root, usb)[-1]
+        last = outcome.result
         rows = [_check(engine, case, root.resolve(), last) for case in cases]
         unplugged = str(usb.resolve())
         reason = dict(last.unavailable).get(unplugged, "not reported")
-        kept = any(hit.source.endswith("notes.txt") for hit in engine.knowledge.chunks("hostile"))
+        kept = any(
+            hit.source.endswith("notes.txt") for hit in engine.knowledge_base_chunks("hostile")
+        )
         rows.append(
             (
                 "folder unmounted mid-run",
                 "unavailable, its index kept",
-                last.phase == "done" and unplugged in dict(last.unavailable) and kept,
+                outcome.status == "done" and unplugged in dict(last.unavailable) and kept,
                 f"{reason}; its chunks {'kept' if kept else 'deleted'}",
             )
         )
         # The next start: no file is read again, the one that crashed the parser included.
-        again = engine.knowledge.update("hostile")
+        ended = list(engine.index("hostile"))[-1]
+        again = ended.result
         rows.append(
             (
                 "the next run after all of this",
                 "nothing read again",
-                again.phase == "done" and again.files_total == 0,
+                ended.status == "done" and again.files_total == 0,
                 f"{again.files_total} file(s) read again, {again.unchanged} unchanged",
             )
         )
@@ -316,15 +326,15 @@ def hostile_report(engine, tmp: Path) -> list[tuple[str, str, bool, str]]:
 
 def _check(engine, case: Hostile, root: Path, last) -> tuple[str, str, bool, str]:
     path = str(root / case.path)
-    status = engine.knowledge.status("hostile")
+    status = engine.knowledge_base_status("hostile")
     reasons = dict(status.failed + status.skipped)
     if case.expect == "indexed":
-        hits = engine.knowledge.search("hostile", case.marker, k=3)
+        hits = engine.search("hostile", case.marker, k=3)
         found = any(hit.source == path for hit in hits)
         what = "indexed, found by search" if found else reasons.get(path, "not found by search")
         return case.kind, case.expected, found and path not in reasons, what
     if case.expect == "not followed":
-        sources = {hit.source for hit in engine.knowledge.chunks("hostile")}
+        sources = {hit.source for hit in engine.knowledge_base_chunks("hostile")}
         inside = [s for s in sources if s.startswith(path + os.sep)]
         what = f"{len(inside)} chunks through the link" if inside else "not followed"
         return case.kind, case.expected, not inside, what

@@ -1,5 +1,7 @@
-"""The code's shape, checked: nothing under engine/ imports Qt or a front end, and the engine's
-modules do not import each other in a circle.
+"""The code's shape, checked: nothing under engine/ imports Qt or a front end; the front ends
+(the window, the command line) use only the engine's public API — its operations, event and
+record types and errors — and never reach the services behind it; no service is handed the
+whole engine; and the engine's modules do not import each other in a circle.
 
 One small scanner reads every module's syntax tree (nothing is imported) and records each import
 as an edge: absolute and relative, ``import x`` and ``from x import y``, at module level, inside
@@ -30,6 +32,28 @@ ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "shiboken6", "desktop")
 # The front ends: the window and the command line.
 FRONT_ENDS = ("desktop", "engine.cli")
+# What a front end may import from the engine: the operations, events, records and errors.
+PUBLIC = ("engine.api", "engine.events", "engine.types", "engine.errors")
+# What a front end may not touch on an engine: the services behind the operations, by the
+# names Engine's composition root gives them.
+SERVICES = (
+    "services",
+    "workspace",
+    "models",
+    "assistants",
+    "examples",
+    "conversations",
+    "embedder",
+    "few_shot",
+    "knowledge",
+    "eval_sets",
+    "evals",
+    "datasets",
+    "adapters",
+    "jobs",
+    "raft",
+    "generation",
+)
 
 
 @dataclass(frozen=True)
@@ -148,14 +172,65 @@ def cycles(graph: list[Import], package: str = "engine") -> list[list[str]]:
 
 
 def engine_modules_used_by_front_ends(graph: list[Import]) -> dict[str, list[str]]:
-    """Which engine modules each front end imports. Once the front ends use only the public
-    API, a test asserts this is within it (engine.api, its event and record types, errors)."""
+    """Which engine modules each front end imports (its own modules aside)."""
     used: dict[str, set[str]] = {}
     for i in graph:
         front = next((f for f in FRONT_ENDS if _within(i.importer, f)), None)
         if front and _within(i.imported, "engine") and not _within(i.imported, front):
             used.setdefault(front, set()).add(i.imported)
     return {front: sorted(names) for front, names in sorted(used.items())}
+
+
+def front_end_imports_beyond_the_api(graph: list[Import]) -> list[str]:
+    """Imports by a front end of any engine module outside the public API (the window
+    importing the command line counts too), wherever the import stands."""
+    return [
+        str(i)
+        for i in graph
+        if any(_within(i.importer, f) for f in FRONT_ENDS)
+        and _within(i.imported, "engine")
+        and not any(_within(i.imported, p) for p in PUBLIC)
+        and not any(_within(i.importer, f) and _within(i.imported, f) for f in FRONT_ENDS)
+        # The ``tailor`` command chooses a front end: the window, or with arguments the CLI.
+        and not (i.importer == "desktop.launcher" and _within(i.imported, "engine.cli"))
+    ]
+
+
+def front_ends_reaching_past_the_operations(root: Path) -> list[str]:
+    """Places where a front end touches what stands behind the operations: an engine's
+    services (``engine.services``, ``self.engine.knowledge``, ``engine.workspace`` …)."""
+    found = []
+    for name, path in modules(root, ("desktop", "engine")).items():
+        if not any(_within(name, f) for f in FRONT_ENDS):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Attribute) or node.attr not in SERVICES:
+                continue
+            owner = node.value
+            owner_name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
+            if node.attr == "services" or owner_name == "engine":
+                found.append(f"{path.relative_to(root).as_posix()}:{node.lineno} .{node.attr}")
+    return found
+
+
+def services_given_the_engine(graph: list[Import]) -> list[str]:
+    """Engine modules, the front ends aside, that import the engine's door (``engine.api``)
+    or its composition root (``engine.services``, which only the door and its operations
+    use): a service takes its collaborators, never the whole engine."""
+    door = ("engine.api", "engine.operations")
+    return [
+        str(i)
+        for i in graph
+        if _within(i.importer, "engine")
+        and not any(_within(i.importer, f) for f in FRONT_ENDS)
+        and (
+            (_within(i.imported, "engine.api") and i.importer != "engine.api")
+            or (
+                _within(i.imported, "engine.services")
+                and not any(_within(i.importer, d) for d in door)
+            )
+        )
+    ]
 
 
 def _within(name: str, package: str) -> bool:
@@ -189,6 +264,18 @@ def test_importing_the_whole_engine_loads_no_qt_or_front_end():
 
 def test_the_engine_has_no_import_cycles():
     assert cycles(imports(ROOT)) == []
+
+
+def test_front_ends_import_only_the_public_api():
+    assert front_end_imports_beyond_the_api(imports(ROOT)) == []
+
+
+def test_front_ends_use_only_the_operations():
+    assert front_ends_reaching_past_the_operations(ROOT) == []
+
+
+def test_no_service_is_handed_the_whole_engine():
+    assert services_given_the_engine(imports(ROOT)) == []
 
 
 # -- the same rules, shown to fail on a sabotaged copy ----------------------------------------
@@ -273,17 +360,49 @@ def test_imports_for_type_checking_close_no_circle(tmp_path):
     assert cycles(imports(root)) == cycles(imports(ROOT))
 
 
-def test_the_engine_modules_each_front_end_uses_are_listed(tmp_path):
-    # What the coming rule "front ends import only the public API" will check, lazy and
-    # relative imports included.
-    root, _ = sabotaged(
-        tmp_path,
-        {
-            "engine/added.py": "",
-            "desktop/app.py": "def _later():\n    from ..engine import added\n",
-            "engine/cli/__init__.py": "from ..added import something\n",
-        },
+def test_the_front_end_rules_name_every_reach_past_the_api(tmp_path):
+    changes = {
+        "engine/added.py": "",
+        "desktop/app.py": "def _later():\n    from ..engine import added\n",
+        "engine/cli/__init__.py": "from ..knowledge.bases import KnowledgeBases\n",
+        "desktop/history.py": "def _later(self):\n    return self.engine.knowledge.names()\n",
+        "engine/cli/models.py": "def _later(engine):\n    return engine.services, engine.workspace\n",  # noqa: E501
+        "desktop/state.py": "from engine.cli import main\n",
+    }
+    root, line = sabotaged(tmp_path, changes)
+    graph = imports(root)
+
+    def added(rule, before, after):  # what the sabotage adds, whatever the code has today
+        return sorted(set(rule(after)) - set(rule(before)))
+
+    assert added(front_end_imports_beyond_the_api, imports(ROOT), graph) == sorted(
+        [
+            f"desktop/app.py:{line['desktop/app.py']} engine.added",
+            f"engine/cli/__init__.py:{line['engine/cli/__init__.py']} engine.knowledge.bases",
+            f"desktop/state.py:{line['desktop/state.py']} engine.cli",
+        ]
     )
-    used = engine_modules_used_by_front_ends(imports(root))
-    assert "engine.added" in used["desktop"] and "engine.added" in used["engine.cli"]
-    assert "engine.api" in used["desktop"] and "engine.cli" not in used["engine.cli"]
+    assert "engine.added" in engine_modules_used_by_front_ends(graph)["desktop"]
+    models = line["engine/cli/models.py"]
+    assert added(front_ends_reaching_past_the_operations, ROOT, root) == sorted(
+        [
+            f"desktop/history.py:{line['desktop/history.py']} .knowledge",
+            f"engine/cli/models.py:{models} .services",
+            f"engine/cli/models.py:{models} .workspace",
+        ]
+    )
+
+
+def test_the_rule_sees_a_service_handed_the_engine(tmp_path):
+    changes = {
+        "engine/evaluation/runs.py": "def _later():\n    from engine.api import Engine\n",
+        "engine/raft/builds.py": "from ..services import Services\n",
+    }
+    root, line = sabotaged(tmp_path, changes)
+    before, after = set(services_given_the_engine(imports(ROOT))), imports(root)
+    assert sorted(set(services_given_the_engine(after)) - before) == sorted(
+        [
+            f"engine/evaluation/runs.py:{line['engine/evaluation/runs.py']} engine.api",
+            f"engine/raft/builds.py:{line['engine/raft/builds.py']} engine.services",
+        ]
+    )

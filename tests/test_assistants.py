@@ -2,34 +2,36 @@
 
 import pytest
 
-from engine.assistants import AssistantConfig, validate_config
 from engine.errors import AlreadyExists, InvalidData, NotFound
+from engine.types import AssistantConfig, validate_config
 
 
 def make(engine, name="Support"):
-    return engine.assistants.create(name, AssistantConfig(model="smollm2-135m-instruct"))
+    return engine.create_assistant(name, AssistantConfig(model="smollm2-135m-instruct"))
 
 
 def test_every_save_is_a_new_version(engine):
     make(engine)
-    a = engine.assistants
-    v2 = a.save("Support", a.current("Support").config.model_copy(update={"temperature": 0.2}))
-    v3 = a.save("Support", v2.config.model_copy(update={"system_prompt": "Be brief."}))
-    assert [v.version for v in a.history("Support")] == [3, 2, 1]
+    current = engine.get_assistant("Support").config
+    v2 = engine.save_assistant("Support", current.model_copy(update={"temperature": 0.2}))
+    v3 = engine.save_assistant(
+        "Support", v2.config.model_copy(update={"system_prompt": "Be brief."})
+    )
+    assert [v.version for v in engine.assistant_history("Support")] == [3, 2, 1]
     assert v3.config.system_prompt == "Be brief." and v3.config.temperature == 0.2
     # Older versions are unchanged.
-    assert a.get("Support", 1).config.temperature == 0.7
+    assert engine.get_assistant("Support", 1).config.temperature == 0.7
 
 
 def test_saving_an_unchanged_config_makes_no_version(engine):
     v1 = make(engine)
-    assert engine.assistants.save("Support", v1.config).version == 1
+    assert engine.save_assistant("Support", v1.config).version == 1
 
 
 def test_diff_shows_the_changed_lines(engine):
     make(engine)
-    engine.assistants.edit("Support", system_prompt="Answer in French.", temperature=0.1)
-    diff = "\n".join(engine.assistants.diff("Support", 1, 2))
+    engine.edit_assistant("Support", system_prompt="Answer in French.", temperature=0.1)
+    diff = "\n".join(engine.assistant_diff("Support", 1, 2))
     assert "-system_prompt: You are a helpful assistant." in diff
     assert "+system_prompt: Answer in French." in diff
     assert "+temperature: 0.1" in diff
@@ -38,19 +40,19 @@ def test_diff_shows_the_changed_lines(engine):
 
 def test_revert_is_a_new_version_with_the_old_config(engine):
     v1 = make(engine)
-    engine.assistants.edit("Support", system_prompt="Changed.")
-    v3 = engine.assistants.revert("Support", 1)
+    engine.edit_assistant("Support", system_prompt="Changed.")
+    v3 = engine.revert_assistant("Support", 1)
     assert v3.version == 3 and v3.config == v1.config and v3.note == "Reverted to v1"
-    assert engine.assistants.diff("Support", 1, 3) == []
+    assert engine.assistant_diff("Support", 1, 3) == []
 
 
 def test_level_follows_what_the_assistant_uses(engine):
     make(engine)
-    assert engine.assistants.current("Support").level == 1
-    engine.examples.create("demo")
-    v = engine.assistants.edit("Support", example_set="demo")
+    assert engine.get_assistant("Support").level == 1
+    engine.create_example_set("demo")
+    v = engine.edit_assistant("Support", example_set="demo")
     assert v.level == 2 and v.label == "v2 · Level 2"
-    assert engine.assistants.edit("Support", detach_examples=True).level == 1
+    assert engine.edit_assistant("Support", detach_examples=True).level == 1
 
 
 def test_validation_reports_every_problem_at_once():
@@ -66,6 +68,22 @@ def test_names_are_unique_and_lookups_explain(engine):
     with pytest.raises(AlreadyExists):
         make(engine)
     with pytest.raises(NotFound, match="Assistants: Default assistant, Support"):
-        engine.assistants.current("Nope")
+        engine.get_assistant("Nope")
     with pytest.raises(NotFound, match="no version 7"):
-        engine.assistants.get("Support", 7)
+        engine.get_assistant("Support", 7)
+
+
+def test_a_configuration_naming_a_missing_record_is_refused_once_for_every_front_end(engine):
+    v1 = make(engine)
+    with pytest.raises(NotFound, match="No example set named 'none'"):
+        engine.create_assistant("X", v1.config.model_copy(update={"example_set": "none"}))
+    with pytest.raises(NotFound, match="No knowledge base"):
+        engine.save_assistant("Support", v1.config.model_copy(update={"knowledge_base": "kb"}))
+    with pytest.raises(NotFound, match="No model named 'gone'"):
+        engine.edit_assistant("Support", model="gone")
+    assert [v.version for v in engine.assistant_history("Support")] == [1]
+    # Only what changes is checked: a set deleted since does not block an edit of the prompt.
+    engine.create_example_set("demo")
+    engine.edit_assistant("Support", example_set="demo")
+    engine.delete_example_set("demo")
+    assert engine.edit_assistant("Support", system_prompt="Be brief.").version == 3

@@ -4,14 +4,14 @@ import threading
 
 import pytest
 
-from engine.api import DEFAULT_ASSISTANT, Engine, Loading, Reply, TokenEvent
+from engine.api import DEFAULT_ASSISTANT, Engine
 from engine.errors import TailorError
-from engine.examples import Example
-from engine.models.runtime import CancelToken
+from engine.events import CancelToken, Loading, Outcome, Reply, TokenEvent, run
+from engine.types import Example
 
 
 def short(engine, tokens=24):
-    engine.assistants.edit(DEFAULT_ASSISTANT, max_tokens=tokens, temperature=0.0)
+    engine.edit_assistant(DEFAULT_ASSISTANT, max_tokens=tokens, temperature=0.0)
 
 
 def test_reply_streams_token_by_token_with_stats(engine):
@@ -19,7 +19,9 @@ def test_reply_streams_token_by_token_with_stats(engine):
     events = list(engine.chat("Name three colours.", assistant=DEFAULT_ASSISTANT))
     assert isinstance(events[0], Loading)
     tokens = [e for e in events if isinstance(e, TokenEvent)]
-    reply = events[-1]
+    outcome = events[-1]
+    assert isinstance(outcome, Outcome) and outcome.status == "done"
+    reply = outcome.result
     assert isinstance(reply, Reply)
     assert len(tokens) >= 5
     assert "".join(t.text for t in tokens) == reply.text
@@ -33,13 +35,13 @@ def test_reply_streams_token_by_token_with_stats(engine):
 
 def test_zero_temperature_is_repeatable(engine):
     short(engine, 12)
-    a = list(engine.chat("Say hello.", assistant=DEFAULT_ASSISTANT))[-1].text
-    b = list(engine.chat("Say hello.", assistant=DEFAULT_ASSISTANT))[-1].text
+    a = run(engine.chat("Say hello.", assistant=DEFAULT_ASSISTANT)).text
+    b = run(engine.chat("Say hello.", assistant=DEFAULT_ASSISTANT)).text
     assert a == b and a
 
 
 def test_cancel_stops_at_the_next_token(engine):
-    engine.assistants.edit(DEFAULT_ASSISTANT, max_tokens=400, temperature=0.0)
+    engine.edit_assistant(DEFAULT_ASSISTANT, max_tokens=400, temperature=0.0)
     cancel = CancelToken()
     seen = 0
     reply = None
@@ -50,19 +52,18 @@ def test_cancel_stops_at_the_next_token(engine):
             seen += 1
             if seen == 3:
                 cancel.cancel()
-        elif isinstance(event, Reply):
-            reply = event
+        elif isinstance(event, Outcome):
+            assert event.status == "cancelled"  # a Stop is a normal ending, keeping the reply
+            reply = event.result
     assert reply is not None and reply.stats.stop_reason == "cancelled"
     assert seen <= 4 and reply.stats.completion_tokens <= 5
 
 
 def test_conversation_persists_and_continues(engine, home):
     short(engine, 16)
-    cid = engine.conversations.create(DEFAULT_ASSISTANT).id
-    list(engine.chat("My name is Ada.", assistant=DEFAULT_ASSISTANT, conversation_id=cid))
-    second = list(
-        engine.chat("What is my name?", assistant=DEFAULT_ASSISTANT, conversation_id=cid)
-    )[-1]
+    cid = engine.create_conversation(DEFAULT_ASSISTANT).id
+    run(engine.chat("My name is Ada.", assistant=DEFAULT_ASSISTANT, conversation_id=cid))
+    second = run(engine.chat("What is my name?", assistant=DEFAULT_ASSISTANT, conversation_id=cid))
     # The second prompt carried the first exchange.
     assert [m["content"] for m in second.messages if m["role"] == "user"] == [
         "My name is Ada.",
@@ -70,9 +71,9 @@ def test_conversation_persists_and_continues(engine, home):
     ]
     engine.close()
     reopened = Engine(home)
-    conv = reopened.conversations.list(DEFAULT_ASSISTANT)[0]
+    conv = reopened.list_conversations(DEFAULT_ASSISTANT)[0]
     assert conv.title == "My name is Ada."
-    messages = reopened.conversations.messages(conv.id)
+    messages = reopened.conversation_messages(conv.id)
     assert [m.role for m in messages] == ["user", "assistant", "user", "assistant"]
     assert messages[-1].stats["completion_tokens"] > 0
     assert messages[-1].prompt["messages"] == second.messages
@@ -84,8 +85,8 @@ def test_example_set_changes_the_answer(engine):
     """Level 2 does something: the demonstrations' format shows up in the reply."""
     short(engine, 12)
     question = "What is the largest ocean on Earth?"
-    plain = list(engine.chat(question, assistant=DEFAULT_ASSISTANT))[-1].text
-    engine.examples.create(
+    plain = run(engine.chat(question, assistant=DEFAULT_ASSISTANT)).text
+    engine.create_example_set(
         "shout",
         [
             Example(q, a)
@@ -96,8 +97,8 @@ def test_example_set_changes_the_answer(engine):
             ]
         ],
     )
-    engine.assistants.edit(DEFAULT_ASSISTANT, example_set="shout")
-    shaped = list(engine.chat(question, assistant=DEFAULT_ASSISTANT))[-1].text
+    engine.edit_assistant(DEFAULT_ASSISTANT, example_set="shout")
+    shaped = run(engine.chat(question, assistant=DEFAULT_ASSISTANT)).text
     assert not plain.startswith("ANSWER:")
     assert shaped.startswith("ANSWER:")
 
@@ -105,17 +106,18 @@ def test_example_set_changes_the_answer(engine):
 def test_overlong_conversation_is_refused_clearly(engine):
     engine.save_settings(context_size=256)
     with pytest.raises(TailorError, match="no longer fits"):
-        list(engine.chat("word " * 400, assistant=DEFAULT_ASSISTANT))
+        run(engine.chat("word " * 400, assistant=DEFAULT_ASSISTANT))
 
 
 def test_settings_change_reloads_the_model(engine):
     short(engine, 4)
-    list(engine.chat("Hi", assistant=DEFAULT_ASSISTANT))
-    first = engine._loaded
+    run(engine.chat("Hi", assistant=DEFAULT_ASSISTANT))
+    generation = engine.services.generation
+    first = generation._loaded
     engine.save_settings(threads=1)
     events = list(engine.chat("Hi", assistant=DEFAULT_ASSISTANT))
-    assert isinstance(events[0], Loading) and engine._loaded is not first
-    assert engine._loaded.options.n_threads == 1
+    assert isinstance(events[0], Loading) and generation._loaded is not first
+    assert generation._loaded.options.n_threads == 1
 
 
 def test_generations_from_two_threads_are_serialised(engine):
@@ -123,7 +125,7 @@ def test_generations_from_two_threads_are_serialised(engine):
     results = []
 
     def ask():
-        results.append(list(engine.chat("Count to three.", assistant=DEFAULT_ASSISTANT))[-1])
+        results.append(run(engine.chat("Count to three.", assistant=DEFAULT_ASSISTANT)))
 
     threads = [threading.Thread(target=ask) for _ in range(2)]
     for t in threads:

@@ -15,8 +15,9 @@ import pytest
 
 from engine.api import DEFAULT_ASSISTANT
 from engine.errors import InvalidData, TailorError
-from engine.evaluation.runs import RunOptions, Target
-from engine.evaluation.sets import Case, parse_file
+from engine.evaluation.sets import parse_file
+from engine.events import Outcome, Progress, run
+from engine.types import Case, Example, RunOptions, RunStep, Target
 from tests import knowledge_folder
 
 TAILOR = str(Path(sys.executable).parent / "tailor")
@@ -93,20 +94,18 @@ def test_bad_files_report_every_problem_by_line(tmp_path):
 def test_sets_are_versioned_and_runs_keep_their_version(engine, tmp_path):
     first = tmp_path / "a.jsonl"
     first.write_text('{"id": "a", "input": "Say yes.", "answer": "yes"}\n')
-    v1 = engine.eval_sets.import_file("checks", first)
-    run = engine.evals.create("checks", [Target(DEFAULT_ASSISTANT)])
+    v1 = engine.import_eval_set(first, "checks")
+    run_id = engine.create_eval_run("checks", [Target(DEFAULT_ASSISTANT)])
     second = tmp_path / "b.jsonl"
     second.write_text('{"id": "b", "input": "Say no.", "answer": "no"}\n')
-    v2 = engine.eval_sets.import_file("checks", second)
+    v2 = engine.import_eval_set(second, "checks")
     assert (v1.version, len(v1.cases), v2.version, len(v2.cases)) == (1, 1, 2, 2)
-    assert engine.evals.get(run)["set_version"] == 1
-    assert [c.key for c in engine.eval_sets.get("checks", 1).cases] == ["a"]
+    assert engine.get_eval_run(run_id)["set_version"] == 1
+    assert [c.key for c in engine.get_eval_set("checks", 1).cases] == ["a"]
     with pytest.raises(sqlite3.IntegrityError, match="immutable"):
-        engine.workspace.db.execute("UPDATE eval_cases SET input = 'changed'")
-    from engine.examples import Example
-
-    engine.examples.create("demo", [Example("Hi", "Hello!")])
-    made = engine.eval_sets.from_examples("demo", engine.examples.get("demo"))
+        engine.services.workspace.db.execute("UPDATE eval_cases SET input = 'changed'")
+    engine.create_example_set("demo", [Example("Hi", "Hello!")])
+    made = engine.eval_set_from_examples("demo", "demo")
     assert made.cases == [Case("e1", "Hi", ("Hello!",))]
     from engine.finetune.datasets import split
 
@@ -114,7 +113,7 @@ def test_sets_are_versioned_and_runs_keep_their_version(engine, tmp_path):
         [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]
         for i in range(30)
     ]
-    held = engine.eval_sets.from_dataset("held", rows)
+    held = engine.services.eval_sets.from_dataset("held", rows)
     _train, val = split(rows, 0.1, 3407)  # exactly what a default training job keeps out
     assert [(c.input, c.references[0]) for c in held.cases] == [
         (v[0]["content"], v[1]["content"]) for v in val
@@ -125,29 +124,33 @@ def test_sets_are_versioned_and_runs_keep_their_version(engine, tmp_path):
 @pytest.fixture
 def docs_assistant(engine, tmp_path):
     folder = knowledge_folder.build(tmp_path / "docs", with_bad=False)
-    engine.knowledge.create("docs")
-    engine.knowledge.add_roots("docs", [folder])
-    engine.knowledge.update("docs")
-    engine.assistants.create(
+    engine.create_knowledge_base("docs")
+    engine.add_folders("docs", [folder])
+    run(engine.index("docs"))
+    engine.create_assistant(
         "Docs",
-        engine.assistants.current(DEFAULT_ASSISTANT).config.model_copy(
+        engine.get_assistant(DEFAULT_ASSISTANT).config.model_copy(
             update={"knowledge_base": "docs", "retrieval_k": 3}
         ),
     )
-    engine.eval_sets.save("facts", CASES)
+    engine.save_eval_set("facts", CASES)
     return folder
 
 
 def test_run_end_to_end_against_level_1_and_level_3(engine, docs_assistant, no_network):
-    run = engine.evals.create(
+    run_id = engine.create_eval_run(
         "facts",
         [Target(DEFAULT_ASSISTANT), Target("Docs")],
         RunOptions(max_tokens=32, temperature=0.0, price_per_1k_tokens=0.002),
     )
-    events = list(engine.evals.run(run))
-    assert events[-1].phase == "done" and events[-1].done == events[-1].total == 6
-    assert engine.evals.get(run)["status"] == "done"
-    results = engine.evals.results(run)
+    events = list(engine.evaluate(run_id))
+    outcome, progress = events[-1], [e for e in events if isinstance(e, Progress)]
+    assert isinstance(outcome, Outcome) and outcome.status == "done"
+    assert outcome.result["status"] == "done" and outcome.result["results"] == 6
+    assert progress[-1].done == progress[-1].total == 6
+    assert isinstance(progress[-1].detail, RunStep) and "f1" in progress[-1].detail.scores
+    assert engine.get_eval_run(run_id)["status"] == "done"
+    results = engine.eval_results(run_id)
     assert len(results) == 6
     for r in results:
         assert set(r["scores"]) >= {"em", "f1", "contains"}
@@ -163,43 +166,46 @@ def test_run_end_to_end_against_level_1_and_level_3(engine, docs_assistant, no_n
         assert Path(r["retrieved"][0]).name == reference and r["scores"]["mrr"] == 1.0
     plain = [r for r in results if r["assistant"] == DEFAULT_ASSISTANT]
     assert all("mrr" not in r["scores"] and not r["sources"] for r in plain)
-    board = engine.evals.scoreboard(run)
+    board = engine.scoreboard(run_id)
     assert [(b["level"], b["n"]) for b in board] == [(1, 3), (3, 3)]
     assert board[1]["metrics"]["recall"]["value"] == 1.0
     assert board[1]["metrics"]["tokens_in"]["value"] > board[0]["metrics"]["tokens_in"]["value"]
     f1 = board[0]["metrics"]["f1"]
     assert f1["low"] <= f1["value"] <= f1["high"]
     # Questions written about sampled passages: each passage gives drafts or counts as rejected.
-    from engine.synthetic import write_questions
-
-    passages = engine.knowledge.sample("docs", 2, seed=1)
-    assert len(passages) == 2 and engine.knowledge.sample("docs", 2, seed=1) == passages
-    last = list(write_questions(engine, passages, "smollm2-135m-instruct"))[-1]
-    assert (last.done, last.total) == (2, 2)
-    assert len({d.chunk_id for d in last.drafts}) + last.rejected == 2
-    assert all(d.source in {p.source for p in passages} and d.question for d in last.drafts)
-    per_case = engine.evals.per_case(run, "contains")
+    passages = engine.sample_passages("docs", 2, seed=1)
+    assert len(passages) == 2 and engine.sample_passages("docs", 2, seed=1) == passages
+    steps: list = []
+    drafted = run(
+        engine.write_questions("docs", 2, model="smollm2-135m-instruct", seed=1), steps.append
+    )
+    last = steps[-1]
+    assert (last.done, last.total) == (2, 2) and last.detail == drafted
+    assert len({d.chunk_id for d in drafted.drafts}) + drafted.rejected == 2
+    assert all(d.source in {p.source for p in passages} and d.question for d in drafted.drafts)
+    per_case = engine.eval_per_case(run_id, "contains")
     assert [c["case"] for c in per_case] == ["port", "vans", "soup"]
     assert all(c["cells"][1]["change"] in ("helped", "hurt", "same") for c in per_case)
     assert not no_network
 
 
 def test_judge_scores_with_a_visible_prompt(engine):
-    engine.eval_sets.save("one", [Case("a", "What colour is the sky on a clear day?", ("blue",))])
+    engine.save_eval_set("one", [Case("a", "What colour is the sky on a clear day?", ("blue",))])
     with pytest.raises(TailorError, match="must contain"):
-        engine.evals.create(
+        engine.create_eval_run(
             "one",
             [Target(DEFAULT_ASSISTANT)],
             RunOptions(judge_model="smollm2-135m-instruct", judge_prompt="Rate"),
         )
-    run = engine.evals.create(
+    run_id = engine.create_eval_run(
         "one",
         [Target(DEFAULT_ASSISTANT)],
         RunOptions(max_tokens=24, temperature=0.0, judge_model="smollm2-135m-instruct"),
     )
-    phases = [p.phase for p in engine.evals.run(run)]
-    assert phases.count("judging") == 1 and phases[-1] == "done"
-    [result] = engine.evals.results(run)
+    events = list(engine.evaluate(run_id))
+    phases = [e.phase for e in events if isinstance(e, Progress)]
+    assert phases.count("judging") == 1 and events[-1].status == "done"
+    [result] = engine.eval_results(run_id)
     assert result["judge_reply"]  # the judge's own words are kept for inspection
     assert "judge" in result["scores"] or "Score" not in result["judge_reply"]
 
@@ -284,3 +290,54 @@ def test_eval_command_line(home, tmp_path):
     assert missing.returncode == 1 and "No evaluation set named 'nope'" in missing.stderr
     advice = run("eval", "advise", "--private-documents").stdout
     assert advice.startswith("Start at Level 3 (RAG).")
+
+
+def test_the_ladder_compares_ad_hoc_configurations_and_makes_no_assistants(engine, tmp_path):
+    from engine.types import Adapter
+
+    model = engine.get_model(engine.get_assistant(DEFAULT_ASSISTANT).config.model)
+    for name, kind in (("plain", "lora"), ("retrieval", "raft")):
+        (tmp_path / f"{name}.gguf").write_bytes(b"")  # a record and its file; never loaded
+        engine.services.adapters.register(
+            Adapter(
+                name=name,
+                base_model=model.name,
+                base_size=model.info.file_size,
+                dataset="facts",
+                peft_path=tmp_path / name,
+                gguf_path=tmp_path / f"{name}.gguf",
+                kind=kind,
+                hyperparameters={},
+                results={},
+                created_at="",
+            )
+        )
+    engine.save_eval_set("facts", CASES)
+    ladder = {"model": model.name, "knowledge_base": "docs"}
+    with pytest.raises(TailorError, match="between 1 and 50"):
+        engine.compare_ladder("facts", **ladder, raft_adapter="retrieval", retrieval_ks=(0,))
+    with pytest.raises(TailorError, match="not trained on a RAFT dataset"):
+        engine.compare_ladder("facts", **ladder, raft_adapter="plain")
+    with pytest.raises(TailorError, match="No model named 'other'"):
+        engine.compare_ladder(
+            "facts", model="other", knowledge_base="docs", raft_adapter="retrieval"
+        )
+    run_id = engine.compare_ladder(
+        "facts", **ladder, raft_adapter="retrieval", plain_adapter="plain", retrieval_ks=(2, 5)
+    )
+    labels = [
+        "Level 3 · k=2 · base + RAG",
+        "Level 3 · k=5 · base + RAG",
+        "Level 4 · fine-tuned, no documents",
+        "Level 5 · k=2 · RAFT + RAG",
+        "Level 5 · k=5 · RAFT + RAG",
+    ]
+    assert engine.get_eval_run(run_id)["assistants"] == labels
+    board = engine.scoreboard(run_id)
+    assert [(b["label"], b["level"], b["version"]) for b in board] == [
+        (label, int(label.split()[1]), None) for label in labels
+    ]
+    assert engine.list_assistants() == [DEFAULT_ASSISTANT]  # nothing made on the side
+    configs = engine.services.evals.configs(run_id)
+    assert [c["config"].retrieval_k for c in configs if c["config"].knowledge_base] == [2, 5, 2, 5]
+    assert {c["config"].temperature for c in configs} == {0.0}

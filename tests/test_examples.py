@@ -3,27 +3,28 @@
 import pytest
 
 from engine.errors import InvalidData
-from engine.examples import Example, parse_file
+from engine.examples import parse_file
+from engine.types import Example
 
 ASSETS = __import__("pathlib").Path(__file__).parent / "assets"
 
 
 def test_import_jsonl_and_csv(engine):
-    assert engine.examples.import_file("qa", ASSETS / "examples_good.jsonl") == 3
-    assert engine.examples.import_file("fr", ASSETS / "examples_good.csv") == 2
-    assert engine.examples.get("fr")[1] == Example("Translate dog to French", "chien")
-    assert engine.examples.counts() == {"fr": 2, "qa": 3}
+    assert engine.import_examples(ASSETS / "examples_good.jsonl", "qa") == 3
+    assert engine.import_examples(ASSETS / "examples_good.csv", "fr") == 2
+    assert engine.get_example_set("fr")[1] == Example("Translate dog to French", "chien")
+    assert engine.example_counts() == {"fr": 2, "qa": 3}
 
 
 def test_every_bad_row_is_reported_with_its_line(engine):
     with pytest.raises(InvalidData) as info:
-        engine.examples.import_file("bad", ASSETS / "examples_bad.jsonl")
+        engine.import_examples(ASSETS / "examples_bad.jsonl", "bad")
     text = str(info.value)
     assert "4 problem(s)" in text
     for line in ("line 2", "line 3", "line 4", "line 5"):
         assert line in text
     assert "line 1" not in text
-    assert engine.examples.names() == []  # nothing half-imported
+    assert engine.list_example_sets() == []  # nothing half-imported
 
 
 def test_csv_problems_use_spreadsheet_line_numbers(tmp_path):
@@ -47,15 +48,15 @@ def test_wrong_format_and_bad_encoding(tmp_path):
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
 def test_export_round_trips(engine, tmp_path, suffix):
     tricky = [Example('comma, "quote"', "line\nbreak"), Example("é ü 中文", "ok")]
-    engine.examples.create("t", tricky)
-    engine.examples.export_file("t", tmp_path / f"out{suffix}")
+    engine.create_example_set("t", tricky)
+    engine.export_examples("t", tmp_path / f"out{suffix}")
     assert parse_file(tmp_path / f"out{suffix}") == tricky
 
 
 def test_all_examples_become_demonstration_turns(engine):
-    engine.examples.import_file("qa", ASSETS / "examples_good.jsonl")
-    v = engine.assistants.edit("Default assistant", example_set="qa")
-    messages, _ = engine.build_messages(v.config, [], "What is 2+2?")
+    engine.import_examples(ASSETS / "examples_good.jsonl", "qa")
+    v = engine.edit_assistant("Default assistant", example_set="qa")
+    messages, _ = engine.services.chat.build_messages(v.config, [], "What is 2+2?")
     roles = [m["role"] for m in messages]
     assert roles == ["system"] + ["user", "assistant"] * 3 + ["user"]
     assert messages[2]["content"] == "ANSWER: blue"
@@ -70,13 +71,16 @@ def test_dynamic_few_shot_picks_the_most_similar_examples(engine):
         Example("How long should bread dough rise?", "About two hours."),
         Example("Who wrote Hamlet?", "Shakespeare."),
     ]
-    engine.examples.create("mixed", examples)
-    v = engine.assistants.edit("Default assistant", example_set="mixed", few_shot_k=2)
-    messages, _ = engine.build_messages(v.config, [], "Tips for baking a loaf of bread at home?")
+    engine.create_example_set("mixed", examples)
+    v = engine.edit_assistant("Default assistant", example_set="mixed", few_shot_k=2)
+    build_messages = engine.services.chat.build_messages
+    messages, _ = build_messages(v.config, [], "Tips for baking a loaf of bread at home?")
     shown = {m["content"] for m in messages if m["role"] == "user"}
     assert "How do I bake sourdough bread?" in shown
     assert "How long should bread dough rise?" in shown
     assert len(shown) == 3  # two examples and the question
     # Embeddings are cached in the workspace.
-    count = engine.workspace.db.execute("SELECT COUNT(*) FROM example_embeddings").fetchone()[0]
+    count = engine.services.workspace.db.execute(
+        "SELECT COUNT(*) FROM example_embeddings"
+    ).fetchone()[0]
     assert count == 5

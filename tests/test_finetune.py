@@ -114,12 +114,12 @@ def test_split_stats_and_small_data_warning():
 
 
 def test_unsupported_and_oversized_jobs_are_refused_before_starting(engine, tmp_path, monkeypatch):
-    engine.datasets.save(
+    engine.save_dataset(
         "tiny", [[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]]
     )
-    engine.models.import_file(write_gguf(tmp_path / "other.gguf", arch="gpt2"), "other")
+    engine.services.models.import_file(write_gguf(tmp_path / "other.gguf", arch="gpt2"), "other")
     with pytest.raises(TailorError, match="Supported families: llama"):
-        engine.jobs.start("x", "other", "tiny")
+        engine.start_training("x", "other", "tiny")
     import psutil
 
     class Tiny:
@@ -127,8 +127,8 @@ def test_unsupported_and_oversized_jobs_are_refused_before_starting(engine, tmp_
 
     monkeypatch.setattr(psutil, "virtual_memory", lambda: Tiny())
     with pytest.raises(TailorError, match=r"will not fit in memory\. Lower the maximum sequence"):
-        engine.jobs.start("x", BASE, "tiny", TrainOptions(max_seq_length=4096))
-    assert engine.jobs.list() == []
+        engine.start_training("x", BASE, "tiny", TrainOptions(max_seq_length=4096))
+    assert engine.list_training_jobs() == []
 
 
 def _wait(predicate, seconds, what):
@@ -205,11 +205,11 @@ def test_train_kill_resume_and_chat_with_the_adapter(home, tmp_path, no_network)
         assert "Pemberton" in tuned and "heron" in tuned
         assert "Pemberton" not in base
         # Level 4 assistant; an adapter never goes onto another base model.
-        v = engine.assistants.edit(DEFAULT_ASSISTANT, adapter="mascot")
+        v = engine.services.assistants.edit(DEFAULT_ASSISTANT, adapter="mascot")
         assert v.level == 4
-        engine.models.import_file(write_gguf(tmp_path / "other.gguf"), "other")
+        engine.services.models.import_file(write_gguf(tmp_path / "other.gguf"), "other")
         with pytest.raises(TailorError, match="was trained on smollm2-135m-instruct"):
-            engine.load_options("other", "mascot")
+            engine.services.generation.load_options("other", "mascot")
         _check_logits_agree_with_peft(engine, folder)
     finally:
         engine.close()
@@ -227,14 +227,14 @@ def _check_logits_agree_with_peft(engine, folder: Path) -> None:
 
     job = read_json(folder / "job.json")
     hf = AutoModelForCausalLM.from_pretrained(job["hf_cache"], dtype=torch.float32)
-    loaded = engine.load_model(BASE, "mascot")
+    loaded = engine.services.generation.load(BASE, "mascot")
     prompt, _ = loaded.render([{"role": "user", "content": QUESTION}])
     ids = loaded.llama.tokenize(prompt.encode(), add_bos=False, special=True)
 
     def cpp_logits(adapter):
         import llama_cpp
 
-        model = engine.load_model(BASE, adapter)
+        model = engine.services.generation.load(BASE, adapter)
         model.llama.reset()
         model.llama.eval(ids)
         last = llama_cpp.llama_get_logits_ith(model.llama._ctx.ctx, -1)
@@ -270,7 +270,7 @@ def _check_logits_agree_with_peft(engine, folder: Path) -> None:
         qk_hf = qk(torch.tensor([ids])).logits[0, -1].double().numpy()
     from engine.models.runtime import LoadedModel, LoadOptions
 
-    options = engine.load_options(BASE)
+    options = engine.services.generation.load_options(BASE)
     raw = LoadedModel(LoadOptions(options.path, 512, options.n_threads, 0, gguf))
     raw.llama.eval(ids)
     import llama_cpp
@@ -290,7 +290,7 @@ def test_examples_longer_than_the_limit_are_refused_not_cut(engine):
             {"role": "assistant", "content": "A short summary."},
         ]
     ] * 6
-    engine.datasets.save("long", long)
+    engine.save_dataset("long", long)
     with pytest.raises(TailorError, match="longer than the maximum sequence length"):
-        engine.jobs.start("x", BASE, "long", TrainOptions(max_seq_length=64), force=True)
-    assert engine.jobs.list() == []
+        engine.start_training("x", BASE, "long", TrainOptions(max_seq_length=64), force=True)
+    assert engine.list_training_jobs() == []

@@ -101,10 +101,9 @@ def test_save_twice_then_diff_and_revert(window, qtbot, engine):
     dialog.versions.setCurrentRow(2)
     qtbot.mouseClick(dialog.revert_button, Qt.MouseButton.LeftButton)
     assert dialog.versions.count() == 4
-    current = engine.assistants.current(DEFAULT_ASSISTANT)
+    current = engine.get_assistant(DEFAULT_ASSISTANT)
     assert (
-        current.version == 4
-        and current.config == engine.assistants.get(DEFAULT_ASSISTANT, 1).config
+        current.version == 4 and current.config == engine.get_assistant(DEFAULT_ASSISTANT, 1).config
     )
     assert page.system.toPlainText() == "You are a helpful assistant."
 
@@ -165,7 +164,7 @@ def test_models_page_shows_gguf_metadata(window):
 def test_second_window_on_the_same_workspace_is_told_it_is_in_use(engine, qtbot, monkeypatch, home):
     import desktop.app
 
-    engine.workspace.acquire_app_lock()
+    engine.lock_workspace()
     shown = []
     monkeypatch.setattr(QMessageBox, "information", lambda *a: shown.append(a[2]))
     assert desktop.app.main([]) == 1
@@ -177,7 +176,7 @@ def test_model_preloads_in_the_background_after_the_window_shows(window, qtbot):
         window.preload_model()
     assert loaded.args == ["smollm2-135m-instruct"]
     assert window.model_status.text() == "smollm2-135m-instruct · ready"
-    assert window.engine.is_loaded("smollm2-135m-instruct")
+    assert window.engine.is_model_loaded("smollm2-135m-instruct")
 
 
 def test_drop_a_folder_on_knowledge_then_ask_and_see_the_cited_source(window, qtbot, tmp_path):
@@ -198,7 +197,7 @@ def test_drop_a_folder_on_knowledge_then_ask_and_see_the_cited_source(window, qt
     qtbot.waitUntil(lambda: page.job is None, timeout=120_000)
     assert any("Indexing “Handbook”" in s for s in seen)
     assert "up to date" in page.progress_label.text()
-    assert "2 files" in page.summary.text()
+    qtbot.waitUntil(lambda: "2 files" in page.summary.text(), timeout=60_000)
     assert page.failures.topLevelItemCount() == 1
     assert page.failures.topLevelItem(0).text(0) == "broken.pdf"
 
@@ -224,27 +223,26 @@ def test_cancel_indexing_keeps_what_was_done(window, qtbot, tmp_path):
         (folder / f"n{i}.txt").write_text(f"Note number {i} about topic {i}.")
     window.show_page("knowledge")
     page = window.pages["knowledge"]
-    window.engine.knowledge.create("many", embed_batch=4)
+    window.engine.create_knowledge_base("many", embed_batch=4)
     page.refresh()
     page.add_paths([folder], "many")
     qtbot.waitUntil(lambda: "Indexing" in page.progress_label.text(), timeout=60_000)
     qtbot.mouseClick(page.cancel, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.job is None, timeout=60_000)
     assert "Cancelled" in page.progress_label.text()
-    done = window.engine.knowledge.status("many").files
+    done = window.engine.knowledge_base_status("many").files
     # Nothing is lost: a second run finishes the rest.
-    assert window.engine.knowledge.update("many").phase == "done"
-    assert window.engine.knowledge.status("many").files == 60 >= done
+    assert list(window.engine.index("many"))[-1].status == "done"
+    assert window.engine.knowledge_base_status("many").files == 60 >= done
 
 
 def test_evaluate_page_runs_a_set_and_shows_the_scoreboard(window, engine, qtbot):
-    from engine.evaluation.runs import Target
-    from engine.evaluation.sets import Case
+    from engine.types import Case, Target
 
-    engine.eval_sets.save(
+    engine.save_eval_set(
         "Smoke", [Case("a", "Say hello.", ("hello",)), Case("b", "Name a fruit.", ("apple",))]
     )
-    engine.assistants.edit(DEFAULT_ASSISTANT, system_prompt="Answer in one word.")
+    engine.edit_assistant(DEFAULT_ASSISTANT, system_prompt="Answer in one word.")
     window.show_page("evaluate")
     page = window.pages["evaluate"]
     run_tab, advisor_tab = page.run_tab, page.advisor_tab
@@ -294,7 +292,7 @@ def test_finetune_page_trains_and_the_loss_chart_follows(window, engine, qtbot):
         ]
         for i in range(12)
     ]
-    engine.datasets.save("codes", rows)
+    engine.save_dataset("codes", rows)
     window.show_page("finetune")
     page = window.pages["finetune"]
     assert page.dataset.currentText() == "codes"
@@ -313,9 +311,9 @@ def test_finetune_page_trains_and_the_loss_chart_follows(window, engine, qtbot):
     assert page.job_status.text().startswith("codes-lora: running · step")
     assert page.ay.max() > 0 and page.ax.max() == 200
     qtbot.mouseClick(page.cancel, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: engine.jobs.list()[0].status == "cancelled", timeout=300_000)
+    qtbot.waitUntil(lambda: engine.list_training_jobs()[0].status == "cancelled", timeout=300_000)
     qtbot.waitUntil(lambda: page.resume.isEnabled(), timeout=5_000)
-    job = engine.jobs.list()[0]
+    job = engine.list_training_jobs()[0]
     assert "Resume continues" in job.message and job.resumable
 
 
@@ -326,7 +324,7 @@ def test_fine_tune_page_counts_tokens_and_checks_memory_off_the_qt_thread(
     on the Qt thread, and a burst of spin-box changes asks once, for the last values."""
     import threading
 
-    check, token_counter = engine.jobs.check, engine.token_counter
+    check, token_counter = engine.services.jobs.check, engine.services.generation.token_counter
     asked, counted_on = [], []
 
     def recording(base, options):
@@ -337,9 +335,9 @@ def test_fine_tune_page_counts_tokens_and_checks_memory_off_the_qt_thread(
         counted_on.append(threading.current_thread())
         return token_counter(base)
 
-    monkeypatch.setattr(engine.jobs, "check", recording)
-    monkeypatch.setattr(engine, "token_counter", counting)
-    engine.datasets.save(
+    monkeypatch.setattr(engine.services.jobs, "check", recording)
+    monkeypatch.setattr(engine.services.generation, "token_counter", counting)
+    engine.save_dataset(
         "hi", [[{"role": "user", "content": "Hi."}, {"role": "assistant", "content": "Hello."}]]
     )
     window.show_page("finetune")
@@ -356,19 +354,21 @@ def test_fine_tune_page_counts_tokens_and_checks_memory_off_the_qt_thread(
     assert all(thread is not threading.main_thread() for thread, _seq in asked)
 
 
-def test_dropping_a_file_on_evaluate_or_fine_tune_imports_it(window, engine, tmp_path):
+def test_dropping_a_file_on_evaluate_or_fine_tune_imports_it(window, engine, tmp_path, qtbot):
     cases = tmp_path / "cases.jsonl"
     cases.write_text('{"input": "Say hi.", "answer": "hi"}\n')
     window.show_page("evaluate")
     window.handle_drop(cases)
-    assert engine.eval_sets.get("a note").cases[0].input == "Say hi."
+    qtbot.waitUntil(lambda: "a note" in engine.list_eval_sets())  # imported in a Job
+    assert engine.get_eval_set("a note").cases[0].input == "Say hi."
     window.show_page("finetune")
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"instruction": "Say hi.", "output": "hi"}\n{"instruction": "x"}\n')
     window.handle_drop(rows)  # the second row has no answer: refused, nothing saved
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "errorDialog") is not None)  # in a Job
     box = window.findChild(QMessageBox, "errorDialog")
     assert box is not None and "line 2: no assistant turn" in box.text()
-    assert engine.datasets.names() == []
+    assert engine.list_datasets() == []
 
 
 def test_raft_page_in_a_process_of_its_own():
@@ -405,12 +405,13 @@ def test_raft_page_builds_reviews_and_saves(window, qtbot, engine, tmp_path, mon
     re-checks quotes as cells are edited, and saving makes the datasets and the eval set."""
     from desktop.pages.raft.build_dialog import BuildDialog
     from desktop.pages.raft.review_dialog import ReviewDialog
+    from engine.events import run
     from tests import raft_facts
 
     raft_facts.build(tmp_path / "docs")
-    engine.knowledge.create("facts")
-    engine.knowledge.add_roots("facts", [tmp_path / "docs"])
-    engine.knowledge.update("facts")
+    engine.services.knowledge.create("facts")
+    engine.services.knowledge.add_roots("facts", [tmp_path / "docs"])
+    run(engine.services.knowledge.index("facts"))
     window.show_page("raft")
     page = window.pages["raft"]
     assert "No RAFT data yet" in page.build_info.text()
@@ -420,8 +421,8 @@ def test_raft_page_builds_reviews_and_saves(window, qtbot, engine, tmp_path, mon
     dialog.name.setText("facts-raft")
     dialog.reasoning.setCurrentIndex(dialog.reasoning.findData("extract"))
     dialog.distractors.setValue(2)
-    dialog._ok()
-    assert dialog.result() == dialog.DialogCode.Accepted
+    dialog._ok()  # chooses the passages in the background
+    qtbot.waitUntil(lambda: dialog.result() == dialog.DialogCode.Accepted, timeout=60_000)
     page._fill_builds()
     seen = []
     page.start_drafting("facts-raft")
@@ -432,6 +433,7 @@ def test_raft_page_builds_reviews_and_saves(window, qtbot, engine, tmp_path, mon
 
     review = ReviewDialog(engine, "facts-raft", page)
     qtbot.addWidget(review)
+    qtbot.waitUntil(lambda: review.loaded, timeout=60_000)  # read in the background
     table = review.table
     n = table.rowCount()
     assert n > 0
@@ -448,11 +450,16 @@ def test_raft_page_builds_reviews_and_saves(window, qtbot, engine, tmp_path, mon
     shown = []
     monkeypatch.setattr(QMessageBox, "information", lambda *a: shown.append(a[2]))
     review._save()
-    qtbot.waitUntil(lambda: bool(shown), timeout=120_000)  # saved in the background
+    qtbot.waitUntil(  # saved in the background, or the failure shown (then named below)
+        lambda: bool(shown) or review.findChild(QMessageBox, "errorDialog") is not None,
+        timeout=120_000,
+    )
+    failure = review.findChild(QMessageBox, "errorDialog")
+    assert failure is None, failure.text()
     assert "training examples" in shown[0]
     page._fill_builds()
     assert page.builds.topLevelItem(0).text(2).startswith("saved")
-    assert engine.datasets.kind("facts-raft") == "raft"
+    assert engine.services.datasets.kind("facts-raft") == "raft"
     assert page.train.isEnabled()
     window.pages["finetune"].seq.setValue(64)  # too short for a question with its passages
     page.train.click()

@@ -11,8 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+from engine.api import CancelToken, run
 from engine.knowledge import indexing
-from engine.models.runtime import CancelToken
 from tests import knowledge_folder
 
 TAILOR = str(Path(sys.executable).parent / "tailor")
@@ -83,8 +83,8 @@ def test_a_file_that_stops_two_runs_is_then_reported_not_retried(engine, home, t
     (folder / "a.txt").write_text("The first file talks about herons.")
     knowledge_folder.pdf_bomb(folder / "bomb.pdf")
     (folder / "c.txt").write_text("The last file talks about owls.")
-    engine.knowledge.create("docs")
-    engine.knowledge.add_roots("docs", [folder])
+    engine.create_knowledge_base("docs")
+    engine.add_folders("docs", [folder])
     for expected_try in ("1", "2"):
         proc = subprocess.Popen(
             [TAILOR, "kb", "add", "docs"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -94,13 +94,12 @@ def test_a_file_that_stops_two_runs_is_then_reported_not_retried(engine, home, t
         finally:
             proc.kill()  # SIGKILL: no clean-up in the run
             proc.wait()
-    final = engine.knowledge.update("docs")
-    assert final.phase == "done"
-    status = engine.knowledge.status("docs")
+    assert list(engine.index("docs"))[-1].status == "done"
+    status = engine.knowledge_base_status("docs")
     (path, reason), *_ = status.failed
     assert Path(path).name == "bomb.pdf" and "stopped the parser last time" in reason
     assert len(status.failed) == 1 and status.files == 2
-    assert engine.knowledge.update("docs").files_total == 0  # not retried until it changes
+    assert run(engine.index("docs")).files_total == 0  # not retried until it changes
 
 
 def _replace_with_pipe_after_hashing(monkeypatch, name: str) -> None:
@@ -130,27 +129,31 @@ def test_cancel_stops_a_parse_that_would_not_end(engine, home, tmp_path, monkeyp
     (folder / "a.txt").write_text("A file about herons.")
     (folder / "stuck.txt").write_text("A file the parser never finishes.")
     _replace_with_pipe_after_hashing(monkeypatch, "stuck.txt")
-    engine.knowledge.create("docs")
-    engine.knowledge.add_roots("docs", [folder])
+    engine.create_knowledge_base("docs")
+    engine.add_folders("docs", [folder])
     cancel = CancelToken()
     events = []
-    run = threading.Thread(target=lambda: events.extend(engine.knowledge.index("docs", cancel)))
-    run.start()
+    indexing_run = threading.Thread(
+        target=lambda: events.extend(engine.index("docs", cancel=cancel))
+    )
+    indexing_run.start()
     try:
         db = home / "tailor.db"
         deadline = time.monotonic() + 60
         while not _marked(db, "stuck.txt"):
-            assert run.is_alive() and time.monotonic() < deadline, "stuck.txt was not parsed"
+            assert indexing_run.is_alive() and time.monotonic() < deadline, (
+                "stuck.txt was not parsed"
+            )
             time.sleep(0.02)
         cancel.cancel()
-        run.join(timeout=30)  # the parse's own time limit is a minute
-        assert not run.is_alive(), "cancel did not stop the parse"
+        indexing_run.join(timeout=30)  # the parse's own time limit is a minute
+        assert not indexing_run.is_alive(), "cancel did not stop the parse"
     finally:
         _release_pipe(folder / "stuck.txt")
-        run.join()
-    assert events[-1].phase == "cancelled"
+        indexing_run.join()
+    assert events[-1].status == "cancelled"
     # Nothing is recorded against the file: Cancel is not a failure.
-    assert engine.knowledge.status("docs").failed == []
+    assert engine.knowledge_base_status("docs").failed == []
 
 
 def _marked(db: Path, name: str) -> bool:
@@ -174,18 +177,18 @@ def test_a_parse_past_its_time_limit_is_stopped_and_reported(engine, tmp_path, m
     (folder / "z.txt").write_text("A file about owls.")
     _replace_with_pipe_after_hashing(monkeypatch, "stuck.txt")
     monkeypatch.setattr("engine.knowledge.parse_worker.BASE_SECONDS", 3.0)
-    engine.knowledge.create("docs")
-    engine.knowledge.add_roots("docs", [folder])
+    engine.create_knowledge_base("docs")
+    engine.add_folders("docs", [folder])
     result = []
-    run = threading.Thread(target=lambda: result.append(engine.knowledge.update("docs")))
-    run.start()
-    run.join(timeout=120)
-    if run.is_alive():
+    indexing_run = threading.Thread(target=lambda: result.append(list(engine.index("docs"))[-1]))
+    indexing_run.start()
+    indexing_run.join(timeout=120)
+    if indexing_run.is_alive():
         _release_pipe(folder / "stuck.txt")
-        run.join()
+        indexing_run.join()
         raise AssertionError("the stuck parse was not stopped")
-    assert result[0].phase == "done"
-    status = engine.knowledge.status("docs")
+    assert result[0].status == "done"
+    status = engine.knowledge_base_status("docs")
     assert [(Path(p).name, r) for p, r in status.failed] == [
         ("stuck.txt", "took longer than 3 s to read; stopped")
     ]
@@ -209,9 +212,10 @@ def test_the_window_survives_a_hostile_folder_dropped_on_knowledge(engine, qtbot
     window.handle_drop(folder)
     qtbot.waitUntil(lambda: page.job is None, timeout=240_000)
     assert "up to date" in page.progress_label.text()
+    qtbot.waitUntil(lambda: page.failures.topLevelItemCount() == 2, timeout=60_000)
     reasons = {
         page.failures.topLevelItem(i).text(0): page.failures.topLevelItem(i).text(1)
         for i in range(page.failures.topLevelItemCount())
     }
     assert "crashed the parser" in reasons["bomb.pdf"] and "zip bomb" in reasons["bomb.docx"]
-    assert engine.knowledge.status("Hostile").files == 2
+    assert engine.knowledge_base_status("Hostile").files == 2

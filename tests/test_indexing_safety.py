@@ -1,7 +1,7 @@
 """Indexing keeps what it holds: the folder filter takes exactly the files under a folder, the
 watcher ignores the workspace and skipped folders, an unavailable root keeps its index, a deep
-tree indexes, one run at a time per knowledge base across processes, and ``kill -9`` at random
-points resumes to the index a clean build makes."""
+tree indexes, one run at a time per knowledge base across processes (and no deletion under a
+run), and ``kill -9`` at random points resumes to the index a clean build makes."""
 
 from __future__ import annotations
 
@@ -17,27 +17,28 @@ from pathlib import Path
 import pytest
 
 import engine as engine_package
-from engine.api import Engine
+from engine.api import Engine, Progress
+from engine.errors import TailorError
 from engine.knowledge.watch import FolderWatcher
 
 REPO = Path(engine_package.__file__).resolve().parents[1]
 
 
 def index(engine, name):
-    events = list(engine.knowledge.index(name))
-    assert events[-1].phase == "done", events[-1]
-    return events[-1]
+    events = list(engine.index(name))
+    assert events[-1].status == "done", events[-1]
+    return events[-1].result
 
 
 def sources(engine, name, **filters) -> set[str]:
-    return {h.source for h in engine.knowledge.chunks(name, **filters)}
+    return {h.source for h in engine.knowledge_base_chunks(name, **filters)}
 
 
 def kb_files(engine, name) -> list:
-    kb = engine.workspace.db.execute(
+    kb = engine.services.workspace.db.execute(
         "SELECT active_index FROM knowledge_bases WHERE name = ?", (name,)
     ).fetchone()
-    return engine.workspace.db.execute(
+    return engine.services.workspace.db.execute(
         "SELECT path, status, reason FROM kb_files WHERE index_id = ?", (kb["active_index"],)
     ).fetchall()
 
@@ -55,8 +56,8 @@ def test_folder_filter_takes_exactly_the_files_under_the_folder(engine, tmp_path
         path = folder / f"file{n}.txt"
         path.write_text(f"Passage {n} tells about the lighthouse keeper number {n}.")
         files[name] = str(path.resolve())
-    engine.knowledge.create("docs")
-    engine.knowledge.add_roots("docs", [root])
+    engine.create_knowledge_base("docs")
+    engine.add_folders("docs", [root])
     index(engine, "docs")
 
     def expected(folder):
@@ -65,7 +66,7 @@ def test_folder_filter_takes_exactly_the_files_under_the_folder(engine, tmp_path
     for folder in names:
         where = str(root / folder)
         assert sources(engine, "docs", folder=where) == expected(folder), folder
-        hits = engine.knowledge.search("docs", "lighthouse keeper", k=50, folder=where)
+        hits = engine.search("docs", "lighthouse keeper", k=50, folder=where)
         assert {h.source for h in hits} == expected(folder), folder
     # A file given as the folder: that file alone.
     assert sources(engine, "docs", folder=files["ab"]) == {files["ab"]}
@@ -75,19 +76,7 @@ def test_folder_filter_takes_exactly_the_files_under_the_folder(engine, tmp_path
 # -- defect 6: the watcher ---------------------------------------------------------------------
 
 
-class RecordingWatcher(FolderWatcher):
-    """Records each path that counted as a change, in the order the events came."""
-
-    def __init__(self, *args, **kwargs):
-        self.paths: list[str] = []
-        super().__init__(*args, **kwargs)
-
-    def _changed(self, kb: str, path: str) -> None:
-        self.paths.append(path)
-        super()._changed(kb, path)
-
-
-def test_watcher_ignores_the_workspace_and_skipped_folders(engine, home, tmp_path):
+def test_watcher_ignores_the_workspace_and_skipped_folders(engine, home, tmp_path, monkeypatch):
     # The knowledge base's folder holds the workspace itself (TAILOR_HOME inside it).
     assert home.parent == tmp_path
     (tmp_path / "notes.txt").write_text("The orchard has forty pear trees.")
@@ -95,16 +84,22 @@ def test_watcher_ignores_the_workspace_and_skipped_folders(engine, home, tmp_pat
     (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     (tmp_path / "node_modules" / "pkg").mkdir(parents=True)
     (tmp_path / "node_modules" / "pkg" / "index.js").write_text("module.exports = 1;\n")
-    engine.knowledge.create("all")
-    engine.knowledge.add_roots("all", [tmp_path])
+    engine.create_knowledge_base("all")
+    engine.add_folders("all", [tmp_path])
     index(engine, "all")
     # The walk leaves the workspace out too: its database is not a document.
     indexed = [row["path"] for row in kb_files(engine, "all")]
     assert indexed == [str((tmp_path / "notes.txt").resolve())]
 
+    # Each path that counted as a change, in the order the events came.
+    paths: list[str] = []
+    counted = FolderWatcher._changed
+    monkeypatch.setattr(
+        FolderWatcher, "_changed", lambda self, path: paths.append(path) or counted(self, path)
+    )
     fired = []
-    watcher = RecordingWatcher(fired.append, delay=0.2, workspace=home)
-    assert watcher.watch("all", engine.knowledge.roots("all")) == []
+    watcher = engine.watch("all", fired.append, delay=0.2)  # it knows the workspace itself
+    assert watcher.problems == []
     try:
         # An index run writes the database (its WAL) and the LanceDB tables in the workspace.
         index(engine, "all")
@@ -119,10 +114,10 @@ def test_watcher_ignores_the_workspace_and_skipped_folders(engine, home, tmp_pat
         real = tmp_path.resolve() / "more.txt"
         real.write_text("The orchard also has six apple trees.")
         deadline = time.monotonic() + 30
-        while str(real) not in watcher.paths:
+        while str(real) not in paths:
             assert time.monotonic() < deadline, "the watcher did not notice a real change"
             time.sleep(0.05)
-        assert set(watcher.paths) == {str(real)}
+        assert set(paths) == {str(real)}
         while not fired:
             assert time.monotonic() < deadline
             time.sleep(0.05)
@@ -144,73 +139,77 @@ def test_an_unavailable_root_keeps_its_index_until_it_is_back(engine, tmp_path):
     drive, local = tmp_path / "drive", tmp_path / "local"
     make_notes(drive, 6, "drive")
     make_notes(local, 3, "local")
-    engine.knowledge.create("kb")
-    engine.knowledge.add_roots("kb", [drive, local])
+    engine.create_knowledge_base("kb")
+    engine.add_folders("kb", [drive, local])
     index(engine, "kb")
-    ids = engine.knowledge.chunk_ids("kb")
+    ids = engine.services.knowledge.chunk_ids("kb")
     assert len(ids) == 9
 
     drive.rename(tmp_path / "unplugged")  # the drive is not connected
     last = index(engine, "kb")
-    assert engine.knowledge.chunk_ids("kb") == ids and last.removed == 0
+    assert engine.services.knowledge.chunk_ids("kb") == ids and last.removed == 0
     assert [root for root, _why in last.unavailable] == [str(drive)]
     assert "not found" in last.unavailable[0][1]
-    status = engine.knowledge.status("kb")
+    status = engine.knowledge_base_status("kb")
     assert status.files == 9 and [r for r, _ in status.unavailable] == [str(drive)]
     # The empty mount point left behind by an unmounted drive is not an emptied folder either.
     drive.mkdir()
     last = index(engine, "kb")
     assert [root for root, _why in last.unavailable] == [str(drive)]
-    assert engine.knowledge.chunk_ids("kb") == ids
+    assert engine.services.knowledge.chunk_ids("kb") == ids
     drive.rmdir()
     (tmp_path / "unplugged").rename(drive)  # back: indexed normally, nothing embedded again
     last = index(engine, "kb")
     assert last.unavailable == [] and last.files_total == 0 and last.unchanged == 9
-    assert engine.knowledge.chunk_ids("kb") == ids
+    assert engine.services.knowledge.chunk_ids("kb") == ids
 
     # New settings while it is away: the new index cannot hold the drive's files, so the old
     # one keeps answering until the drive is back.
     drive.rename(tmp_path / "unplugged")
-    engine.knowledge.configure("kb", chunk_tokens=128, chunk_overlap=16)
+    engine.configure_knowledge_base("kb", chunk_tokens=128, chunk_overlap=16)
     index(engine, "kb")
-    assert engine.knowledge.chunk_ids("kb") == ids and engine.knowledge.status("kb").building
+    assert (
+        engine.services.knowledge.chunk_ids("kb") == ids
+        and engine.knowledge_base_status("kb").building
+    )
     (tmp_path / "unplugged").rename(drive)
     last = index(engine, "kb")
-    assert last.unavailable == [] and not engine.knowledge.status("kb").building
-    assert engine.knowledge.status("kb").files == 9
+    assert last.unavailable == [] and not engine.knowledge_base_status("kb").building
+    assert engine.knowledge_base_status("kb").files == 9
 
     # Removed by the user: its files leave the index.
-    engine.knowledge.remove_root("kb", str(drive))
+    engine.services.workspace.db.execute("DELETE FROM kb_roots WHERE path = ?", (str(drive),))
     last = index(engine, "kb")
-    assert last.removed == 6 and len(engine.knowledge.chunk_ids("kb")) == 3
+    assert last.removed == 6 and len(engine.services.knowledge.chunk_ids("kb")) == 3
 
 
 def test_a_root_unmounted_mid_run_keeps_the_files_not_yet_read(engine, tmp_path):
     drive = tmp_path / "drive"
     make_notes(drive, 12, "old")
-    engine.knowledge.create("kb", embed_batch=4)
-    engine.knowledge.add_roots("kb", [drive])
+    engine.create_knowledge_base("kb", embed_batch=4)
+    engine.add_folders("kb", [drive])
     index(engine, "kb")
     for path in drive.iterdir():  # every file changed: all of them are read again
         path.write_text(path.read_text().replace("code", "new code"))
-    events = engine.knowledge.index("kb")
+    events = engine.index("kb")
     while next(events).phase != "indexing":
         pass
     drive.rename(tmp_path / "unplugged")  # gone after the first file was read
-    last = list(events)[-1]
-    assert last.phase == "done"
+    outcome = list(events)[-1]
+    assert outcome.status == "done"
+    last = outcome.result
     rows = kb_files(engine, "kb")
     assert len(rows) == 12 and {r["status"] for r in rows} == {"done"}
-    assert len(engine.knowledge.chunk_ids("kb")) == 12
+    assert len(engine.services.knowledge.chunk_ids("kb")) == 12
     assert [root for root, _why in last.unavailable] == [str(drive)]
 
     (tmp_path / "unplugged").rename(drive)
     index(engine, "kb")
-    engine.knowledge.create("clean")
-    engine.knowledge.add_roots("clean", [drive])
+    engine.create_knowledge_base("clean")
+    engine.add_folders("clean", [drive])
     index(engine, "clean")
-    assert engine.knowledge.chunk_ids("kb") == engine.knowledge.chunk_ids("clean")
-    assert all("new code" in h.text for h in engine.knowledge.chunks("kb"))
+    assert engine.services.knowledge.chunk_ids("kb") == engine.services.knowledge.chunk_ids("clean")
+    assert all("new code" in h.text for h in engine.knowledge_base_chunks("kb"))
 
 
 @pytest.fixture
@@ -232,16 +231,15 @@ def test_a_1200_level_tree_indexes(engine, deep):
         folder.mkdir()
     (folder / "bottom.txt").write_text("The bottom of the tree talks about roots.")
     (folder / "up").symlink_to(root, target_is_directory=True)  # a loop: not followed
-    engine.knowledge.create("deep")
-    engine.knowledge.add_roots("deep", [root])
+    engine.create_knowledge_base("deep")
+    engine.add_folders("deep", [root])
     last = index(engine, "deep")
     assert last.failed == []
     assert {Path(s).name for s in sources(engine, "deep")} == {"top.txt", "bottom.txt"}
     # The window follows the folder too: a tree too deep for the watcher is reported, not fatal.
-    watcher = FolderWatcher(lambda kb: None)
+    watcher = engine.watch("deep", lambda kb: None)
     try:
-        problems = watcher.watch("deep", engine.knowledge.roots("deep"))
-        assert [folder for folder, _why in problems] in ([], [str(root)])
+        assert [folder for folder, _why in watcher.problems] in ([], [str(root)])
     finally:
         watcher.stop()
 
@@ -251,16 +249,18 @@ def test_a_1200_level_tree_indexes(engine, deep):
 
 def test_a_second_run_waits_for_the_first(engine, home, tmp_path):
     make_notes(tmp_path / "docs", 8, "doc")
-    engine.knowledge.create("kb", embed_batch=2)
-    engine.knowledge.add_roots("kb", [tmp_path / "docs"])
-    first = engine.knowledge.index("kb")
+    engine.create_knowledge_base("kb", embed_batch=2)
+    engine.add_folders("kb", [tmp_path / "docs"])
+    first = engine.index("kb")
     while next(first).phase != "indexing":
         pass
     # Another front end (a `tailor kb add` in a terminal) on the same workspace.
     other = Engine(home)
-    phases: list[str] = []
+    phases: list[str] = []  # each event's phase, and how the run ended
     second = threading.Thread(
-        target=lambda: phases.extend(p.phase for p in other.knowledge.index("kb"))
+        target=lambda: phases.extend(
+            e.phase if isinstance(e, Progress) else e.status for e in other.index("kb")
+        )
     )
     second.start()
     deadline = time.monotonic() + 60
@@ -268,25 +268,45 @@ def test_a_second_run_waits_for_the_first(engine, home, tmp_path):
         assert time.monotonic() < deadline, "the second run neither waited nor ran"
         time.sleep(0.05)
     assert phases[0] == "waiting"
-    assert engine.knowledge.status("kb").indexing
-    assert list(first)[-1].phase == "done"
+    assert engine.knowledge_base_status("kb").indexing
+    assert list(first)[-1].status == "done"
     second.join(120)
     assert phases[-1] == "done" and "indexing" not in phases  # nothing was left to do
-    ids = engine.knowledge.chunk_ids("kb")
+    ids = engine.services.knowledge.chunk_ids("kb")
     assert len(ids) == len(set(ids)) == 8
-    assert not engine.knowledge.status("kb").indexing
+    assert not engine.knowledge_base_status("kb").indexing
     other.close()
+
+
+def test_a_knowledge_base_is_not_deleted_under_a_running_index(engine, tmp_path):
+    make_notes(tmp_path / "docs", 8, "doc")
+    engine.create_knowledge_base("kb", embed_batch=2)
+    engine.add_folders("kb", [tmp_path / "docs"])
+    running = engine.index("kb")  # this process's run, or another's: the lock is the same
+    while next(running).phase != "indexing":
+        pass
+    with pytest.raises(TailorError, match="being indexed"):
+        engine.delete_knowledge_base("kb")
+    assert list(running)[-1].status == "done"
+    assert engine.knowledge_base_status("kb").files == 8
+    engine.delete_knowledge_base("kb")
+    assert engine.list_knowledge_bases() == []
 
 
 # -- proofs: kill -9 at random points, and two processes at once --------------------------------
 
-# A process indexing the knowledge base "kb" of the workspace argv[1], printing every event.
+# A process indexing the knowledge base "kb" of the workspace argv[1], printing every event
+# (and, last, how the run ended).
 CHILD = """
 import sys
-from engine.api import Engine
+from engine.api import Engine, Progress
+from engine.errors import TailorError
 
-for p in Engine(sys.argv[1]).knowledge.index("kb"):
-    print(p.phase, p.files_done, p.files_total, flush=True)
+for p in Engine(sys.argv[1]).index("kb"):
+    if isinstance(p, Progress):
+        print(p.phase, p.done, p.total, flush=True)
+    else:
+        print(p.status, p.result.files_done, p.result.files_total, flush=True)
 """
 
 
@@ -311,20 +331,19 @@ def events(proc: subprocess.Popen):
 def clean_ids(tmp_path: Path, folder: Path) -> list[str]:
     clean = Engine(tmp_path / "clean-workspace")
     try:
-        clean.knowledge.create("kb")
-        clean.knowledge.add_roots("kb", [folder])
+        clean.create_knowledge_base("kb")
+        clean.add_folders("kb", [folder])
         index(clean, "kb")
-        return clean.knowledge.chunk_ids("kb")
+        return clean.services.knowledge.chunk_ids("kb")
     finally:
         clean.close()
 
 
 def assert_equals_clean_build(engine, ids: list[str], files: int) -> None:
     assert len(ids) == files
-    got = engine.knowledge.chunk_ids("kb")
-    table = engine.knowledge._table(
-        engine.knowledge._row("kb")["id"], engine.knowledge._row("kb")["active_index"]
-    )
+    got = engine.services.knowledge.chunk_ids("kb")
+    knowledge = engine.services.knowledge
+    table = knowledge._table(knowledge._row("kb")["id"], knowledge._row("kb")["active_index"])
     assert table.count() == len(set(got)), "duplicated chunks"
     assert got == ids, "chunks missing or extra"
     rows = kb_files(engine, "kb")
@@ -336,8 +355,8 @@ def test_kill_9_at_ten_random_points_then_resume_equals_a_clean_build(engine, ho
     files = 48
     make_notes(folder, files, "note")
     # Small batches: every few files are saved, so kills land between saves and inside them.
-    engine.knowledge.create("kb", embed_batch=4)
-    engine.knowledge.add_roots("kb", [folder])
+    engine.create_knowledge_base("kb", embed_batch=4)
+    engine.add_folders("kb", [folder])
     seed = int(os.environ.get("TAILOR_KILL_SEED", "11"))
     rng = random.Random(seed)
     kills, runs, where = 0, 0, []
@@ -382,8 +401,8 @@ def test_two_processes_indexing_one_base_equal_a_clean_build(engine, home, tmp_p
     folder = tmp_path / "notes"
     files = 24
     make_notes(folder, files, "note")
-    engine.knowledge.create("kb", embed_batch=4)
-    engine.knowledge.add_roots("kb", [folder])
+    engine.create_knowledge_base("kb", embed_batch=4)
+    engine.add_folders("kb", [folder])
     first = start_child(home)
     second = None
     try:
@@ -423,23 +442,25 @@ def test_knowledge_page_shows_an_unavailable_folder_and_waits_for_another_run(
     monkeypatch.setattr(page_module, "show_error", lambda *args: errors.append(args))
     drive = tmp_path / "drive"
     make_notes(drive, 6, "drive")
-    engine.knowledge.create("kb", embed_batch=2)
-    engine.knowledge.add_roots("kb", [drive])
+    engine.create_knowledge_base("kb", embed_batch=2)
+    engine.add_folders("kb", [drive])
     page = page_module.KnowledgePage(AssistantState(engine))
     qtbot.addWidget(page)
     page.refresh()
 
     # Another run (a `tailor kb add` in a terminal) holds the knowledge base.
-    other = engine.knowledge.index("kb")
+    other = engine.index("kb")
     while next(other).phase != "indexing":
         pass
     page.show_status()
-    assert "being indexed by another Tailor process" in page.summary.text()
+    qtbot.waitUntil(
+        lambda: "being indexed by another Tailor process" in page.summary.text(), timeout=60_000
+    )
     page.start_indexing("kb")  # as the watcher would
     qtbot.waitUntil(
         lambda: "waiting for it to finish" in page.progress_label.text(), timeout=60_000
     )
-    assert list(other)[-1].phase == "done"
+    assert list(other)[-1].status == "done"
     qtbot.waitUntil(lambda: page.job is None, timeout=120_000)
     assert "up to date" in page.progress_label.text() and errors == []
 
@@ -447,4 +468,36 @@ def test_knowledge_page_shows_an_unavailable_folder_and_waits_for_another_run(
     page.start_indexing("kb")
     qtbot.waitUntil(lambda: page.job is None, timeout=120_000)
     assert "Unavailable, kept as indexed" in page.progress_label.text()
-    assert "unavailable" in page.summary.text() and "6 files" in page.summary.text()
+    qtbot.waitUntil(lambda: "unavailable" in page.summary.text(), timeout=60_000)
+    assert "6 files" in page.summary.text()
+
+
+def test_knowledge_page_deletes_off_the_qt_thread_and_not_under_a_run(
+    engine, qtbot, tmp_path, monkeypatch
+):
+    from desktop.pages import knowledge as page_module
+    from desktop.state import AssistantState
+
+    errors = []
+    monkeypatch.setattr(page_module, "show_error", lambda *args: errors.append(args))
+    yes = page_module.QMessageBox.StandardButton.Yes
+    monkeypatch.setattr(page_module.QMessageBox, "question", lambda *args: yes)
+    make_notes(tmp_path / "docs", 6, "doc")
+    engine.create_knowledge_base("kb", embed_batch=2)
+    engine.add_folders("kb", [tmp_path / "docs"])
+    page = page_module.KnowledgePage(AssistantState(engine))
+    qtbot.addWidget(page)
+    page.refresh()
+
+    # Another run (a `tailor kb add` in a terminal) holds the knowledge base: refused, kept.
+    other = engine.index("kb")
+    while next(other).phase != "indexing":
+        pass
+    page.delete_kb.click()
+    qtbot.waitUntil(lambda: errors != [], timeout=60_000)
+    assert "being indexed" in str(errors[0][1]) and engine.list_knowledge_bases() == ["kb"]
+    assert list(other)[-1].status == "done"
+
+    page.delete_kb.click()
+    qtbot.waitUntil(lambda: page.summary.text() == "No knowledge bases yet.", timeout=60_000)
+    assert engine.list_knowledge_bases() == [] and len(errors) == 1

@@ -10,33 +10,32 @@ from pathlib import Path
 
 import pytest
 
-from engine.api import DEFAULT_ASSISTANT
-from engine.knowledge.watch import FolderWatcher
+from engine.api import DEFAULT_ASSISTANT, Progress, run
 from tests import knowledge_folder
 
 TAILOR = str(Path(sys.executable).parent / "tailor")
 
 
 def index(engine, name):
-    events = list(engine.knowledge.index(name))
-    assert events[-1].phase == "done"
+    events = list(engine.index(name))
+    assert events[-1].status == "done"
     return events
 
 
 @pytest.fixture
 def kb(engine, tmp_path):
     folder = knowledge_folder.build(tmp_path / "docs")
-    engine.knowledge.create("docs", max_file_mb=1)
-    engine.knowledge.add_roots("docs", [folder])
+    engine.create_knowledge_base("docs", max_file_mb=1)
+    engine.add_folders("docs", [folder])
     return folder
 
 
 def test_every_format_indexes_and_every_bad_file_has_a_reason(engine, kb):
     events = index(engine, "docs")
-    progress = [e for e in events if e.phase == "indexing"]
-    assert progress[-1].files_done == progress[-1].files_total
-    assert all(e.chunks_per_s >= 0 for e in progress)
-    status = engine.knowledge.status("docs")
+    progress = [e for e in events if isinstance(e, Progress) and e.phase == "indexing"]
+    assert progress[-1].done == progress[-1].total
+    assert all(e.detail.chunks_per_s >= 0 for e in progress)
+    status = engine.knowledge_base_status("docs")
     reasons = {Path(p).name: r for p, r in status.skipped + status.failed}
     assert "empty" in reasons["empty.txt"]
     assert "binary" in reasons["binary.txt"]
@@ -49,7 +48,7 @@ def test_every_format_indexes_and_every_bad_file_has_a_reason(engine, kb):
     assert len(reasons) == 8
     # The good files, and nothing through the symlink loop.
     assert status.files == 12
-    sources = {h.source for h in engine.knowledge.search("docs", "x", k=200, mode="vector")}
+    sources = {h.source for h in engine.search("docs", "x", k=200, mode="vector")}
     assert not any("/loop/" in s for s in sources)
 
 
@@ -68,7 +67,7 @@ def test_every_format_indexes_and_every_bad_file_has_a_reason(engine, kb):
 )
 def test_search_finds_the_right_passage_with_its_location(engine, kb, query, file, where):
     index(engine, "docs")
-    hit = engine.knowledge.search("docs", query, k=3)[0]
+    hit = engine.search("docs", query, k=3)[0]
     assert Path(hit.source).name == file
     if where:
         assert getattr(hit, where[0]) == where[1]
@@ -78,41 +77,41 @@ def test_search_finds_the_right_passage_with_its_location(engine, kb, query, fil
 
 def test_filters_by_file_type_and_folder(engine, kb):
     index(engine, "docs")
-    hits = engine.knowledge.search("docs", "turbine apples", k=10, file_types=["pdf"])
+    hits = engine.search("docs", "turbine apples", k=10, file_types=["pdf"])
     assert hits and {Path(h.source).suffix for h in hits} == {".pdf"}
-    deep = engine.knowledge.search("docs", "word", k=10, folder=str(kb / "level0"))
+    deep = engine.search("docs", "word", k=10, folder=str(kb / "level0"))
     assert deep and all("/level0/" in h.source for h in deep)
 
 
 def test_reindex_only_what_changed(engine, kb):
     index(engine, "docs")
-    ids = engine.knowledge.chunk_ids("docs")
-    again = index(engine, "docs")[-1]
+    ids = engine.services.knowledge.chunk_ids("docs")
+    again = index(engine, "docs")[-1].result
     assert again.files_total == 0 and again.unchanged > 0
     (kb / "notes.txt").write_text("The cafeteria now serves tomato soup on Fridays.\n")
     os.utime(kb / "guide.md")  # touched, not changed
     (kb / "script.py").unlink()
-    changed = index(engine, "docs")[-1]
+    changed = index(engine, "docs")[-1].result
     assert changed.files_total == 2 and changed.removed == 1 and changed.chunks == 1
-    after = engine.knowledge.chunk_ids("docs")
+    after = engine.services.knowledge.chunk_ids("docs")
     assert len(after) == len(ids) - 1 - 1 + 1  # script.py gone, notes.txt replaced
-    assert Path(engine.knowledge.search("docs", "tomato soup", k=1)[0].source).name == "notes.txt"
+    assert Path(engine.search("docs", "tomato soup", k=1)[0].source).name == "notes.txt"
 
 
 def test_new_settings_build_a_new_index_while_the_old_one_answers(engine, kb):
     index(engine, "docs")
-    before = len(engine.knowledge.chunk_ids("docs"))
-    engine.knowledge.configure("docs", chunk_tokens=64, chunk_overlap=8)
+    before = len(engine.services.knowledge.chunk_ids("docs"))
+    engine.configure_knowledge_base("docs", chunk_tokens=64, chunk_overlap=8)
     # Not rebuilt yet: the active index still answers with its own chunks.
-    assert len(engine.knowledge.chunk_ids("docs")) == before
-    events = engine.knowledge.index("docs")
+    assert len(engine.services.knowledge.chunk_ids("docs")) == before
+    events = engine.index("docs")
     next(events)
     next(events)
-    assert engine.knowledge.status("docs").building
-    assert engine.knowledge.search("docs", "Zebra port", k=1)  # old index still serves
-    assert list(events)[-1].phase == "done"
-    assert not engine.knowledge.status("docs").building
-    assert len(engine.knowledge.chunk_ids("docs")) > before
+    assert engine.knowledge_base_status("docs").building
+    assert engine.search("docs", "Zebra port", k=1)  # old index still serves
+    assert list(events)[-1].status == "done"
+    assert not engine.knowledge_base_status("docs").building
+    assert len(engine.services.knowledge.chunk_ids("docs")) > before
 
 
 def test_killed_indexing_resumes_to_the_same_index(home, tmp_path):
@@ -144,8 +143,8 @@ def test_killed_indexing_resumes_to_the_same_index(home, tmp_path):
     from engine.api import Engine
 
     engine = Engine(home)
-    resumed_ids = engine.knowledge.chunk_ids("many")
-    assert resumed_ids == engine.knowledge.chunk_ids("clean")
+    resumed_ids = engine.services.knowledge.chunk_ids("many")
+    assert resumed_ids == engine.services.knowledge.chunk_ids("clean")
     assert len(resumed_ids) == len(set(resumed_ids)) == 160
     engine.close()
 
@@ -154,12 +153,11 @@ def test_folder_watch_follows_add_change_delete_and_rename(engine, tmp_path):
     folder = tmp_path / "watched"
     folder.mkdir()
     (folder / "a.txt").write_text("Alpha file talks about glaciers.")
-    engine.knowledge.create("w")
-    engine.knowledge.add_roots("w", [folder])
+    engine.create_knowledge_base("w")
+    engine.add_folders("w", [folder])
     index(engine, "w")
     fired = []
-    watcher = FolderWatcher(fired.append, delay=0.3)
-    watcher.watch("w", engine.knowledge.roots("w"))
+    watcher = engine.watch("w", fired.append, delay=0.3)
 
     def step(action):
         fired.clear()
@@ -169,7 +167,7 @@ def test_folder_watch_follows_add_change_delete_and_rename(engine, tmp_path):
             assert time.monotonic() < deadline, "the watcher did not notice"
             time.sleep(0.05)
         index(engine, "w")
-        return {Path(h.source).name for h in engine.knowledge.search("w", "x", 20, mode="vector")}
+        return {Path(h.source).name for h in engine.search("w", "x", 20, mode="vector")}
 
     try:
         assert step(lambda: (folder / "b.txt").write_text("Bravo is about volcanoes.")) == {
@@ -177,7 +175,7 @@ def test_folder_watch_follows_add_change_delete_and_rename(engine, tmp_path):
             "b.txt",
         }
         step(lambda: (folder / "b.txt").write_text("Bravo is now about deserts."))
-        assert "deserts" in engine.knowledge.search("w", "deserts", 1)[0].text
+        assert "deserts" in engine.search("w", "deserts", 1)[0].text
         assert step(lambda: (folder / "a.txt").unlink()) == {"b.txt"}
         assert step(lambda: (folder / "b.txt").rename(folder / "c.txt")) == {"c.txt"}
     finally:
@@ -186,18 +184,18 @@ def test_folder_watch_follows_add_change_delete_and_rename(engine, tmp_path):
 
 def test_rag_answer_cites_the_right_file_and_admits_ignorance(engine, kb):
     index(engine, "docs")
-    engine.assistants.edit(DEFAULT_ASSISTANT, knowledge_base="docs", temperature=0.0, max_tokens=40)
-    assert engine.assistants.current(DEFAULT_ASSISTANT).level == 3
-    reply = list(
-        engine.chat("Which port does the Zebra protocol use?", assistant=DEFAULT_ASSISTANT)
-    )[-1]
+    engine.services.assistants.edit(
+        DEFAULT_ASSISTANT, knowledge_base="docs", temperature=0.0, max_tokens=40
+    )
+    assert engine.services.assistants.current(DEFAULT_ASSISTANT).level == 3
+    reply = run(engine.chat("Which port does the Zebra protocol use?", assistant=DEFAULT_ASSISTANT))
     assert "7431" in reply.text
     assert Path(reply.sources[0]["source"]).name == "guide.md" and reply.sources[0]["n"] == 1
     user_turn = reply.messages[-1]["content"]
     assert "[1] (guide.md — Zebra protocol)" in user_turn and "Question:" in user_turn
-    nothing = list(
+    nothing = run(
         engine.chat("Who painted the Mona Lisa in Florence?", assistant=DEFAULT_ASSISTANT)
-    )[-1]
+    )
     assert "couldn't find anything" in nothing.text and nothing.sources == []
 
 
@@ -242,10 +240,10 @@ def test_unreadable_and_vanishing_files_are_reported_and_the_rest_indexes(
         return real_sha(path)
 
     monkeypatch.setattr(indexing, "_sha256", flaky)
-    engine.knowledge.create("f")
-    engine.knowledge.add_roots("f", [folder])
+    engine.create_knowledge_base("f")
+    engine.add_folders("f", [folder])
     index(engine, "f")
-    status = engine.knowledge.status("f")
+    status = engine.knowledge_base_status("f")
     reasons = {Path(p).name: r for p, r in status.failed}
     assert reasons == {
         "locked.txt": "permission denied (unreadable)",

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from engine.api import DEFAULT_ASSISTANT, Engine
-from engine.assistants import AssistantConfig
-from engine.finetune.adapters import Adapter
+from engine.types import Adapter, AssistantConfig
 
 TAILOR = str(Path(sys.executable).parent / "tailor")
 
@@ -16,10 +15,11 @@ TAILOR = str(Path(sys.executable).parent / "tailor")
 def tuned_assistant(engine: Engine, folder: Path) -> str:
     """Two adapter records, a plain LoRA ("plain") and a RAFT one ("retrieval"), and an
     assistant using the plain one with a knowledge base. A level is read from the records
-    alone, so the adapters' files are never made."""
-    model = engine.models.get(engine.assistants.current(DEFAULT_ASSISTANT).config.model)
+    alone, so the adapters' files are never made (the services are used: the verbs would check
+    the files and the knowledge base)."""
+    model = engine.get_model(engine.get_assistant(DEFAULT_ASSISTANT).config.model)
     for name, kind in (("plain", "lora"), ("retrieval", "raft")):
-        engine.adapters.register(
+        engine.services.adapters.register(
             Adapter(
                 name=name,
                 base_model=model.name,
@@ -34,13 +34,13 @@ def tuned_assistant(engine: Engine, folder: Path) -> str:
             )
         )
     config = AssistantConfig(model=model.name, adapter="plain", knowledge_base="docs")
-    engine.assistants.create("Tuned", config)
+    engine.services.assistants.create("Tuned", config)
     return "Tuned"
 
 
 def test_level_5_is_a_raft_adapter_with_a_knowledge_base(engine, tmp_path):
     name = tuned_assistant(engine, tmp_path)
-    assistants = engine.assistants
+    assistants = engine.services.assistants
     v1 = assistants.current(name)
     assert (v1.level, v1.label) == (4, "v1 · Level 4 + RAG")
     v2 = assistants.edit(name, adapter="retrieval")

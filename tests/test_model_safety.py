@@ -17,10 +17,10 @@ import pytest
 from engine import bundled
 from engine.api import DEFAULT_ASSISTANT
 from engine.errors import InvalidModelFile
-from engine.evaluation.runs import RunOptions, Target
-from engine.evaluation.sets import Case
+from engine.events import run
 from engine.models import gguf_file
 from engine.models.runtime import ModelUnloaded
+from engine.types import Case, RunOptions, Target
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = bundled.DEFAULT_MODEL_NAME
@@ -83,19 +83,18 @@ def test_chatting_while_another_thread_swaps_models(tmp_path):
     proc = run_script(
         """
         import json, sys, threading
-        from collections import deque
         from pathlib import Path
         from engine import bundled
-        from engine.api import Engine
-        from engine.assistants import AssistantConfig
+        from engine.api import Engine, run
+        from engine.types import AssistantConfig
 
         engine = Engine(Path(sys.argv[1]))
         engine.first_run()
-        engine.models.import_file(bundled.default_model_path(), name="copy")
+        engine.import_model(bundled.default_model_path(), name="copy")
         config = AssistantConfig(model=bundled.DEFAULT_MODEL_NAME, temperature=0.0, max_tokens=12)
 
         def ask():
-            return deque(engine.chat("Name a colour.", config=config, seed=0), maxlen=1)[0].text
+            return run(engine.chat("Name a colour.", config=config, seed=0)).text
 
         reference = ask()
         replies, errors, swaps = [], [], []
@@ -115,7 +114,7 @@ def test_chatting_while_another_thread_swaps_models(tmp_path):
         def swap():
             chatting.wait()
             while not done.is_set():
-                engine.load_model("copy")  # frees the chat's model as soon as it is idle
+                engine.preload_model("copy")  # frees the chat's model as soon as it is idle
                 swaps.append(1)
 
         threads = [threading.Thread(target=chat), threading.Thread(target=swap)]
@@ -147,11 +146,11 @@ OPTIONS = RunOptions(max_tokens=12, temperature=0.0)
 
 @pytest.fixture
 def eval_engine(engine):
-    engine.models.import_file(bundled.default_model_path(), name="copy")
-    engine.eval_sets.save("swap", CASES)
-    clean = engine.evals.create("swap", [Target(DEFAULT_ASSISTANT)], OPTIONS)
-    engine.evals.run_to_end(clean)
-    engine.undisturbed = {r["case"]: r["response"] for r in engine.evals.results(clean)}
+    engine.import_model(bundled.default_model_path(), name="copy")
+    engine.save_eval_set("swap", CASES)
+    clean = engine.create_eval_run("swap", [Target(DEFAULT_ASSISTANT)], OPTIONS)
+    run(engine.evaluate(clean))
+    engine.undisturbed = {r["case"]: r["response"] for r in engine.eval_results(clean)}
     assert all(engine.undisturbed.values())
     return engine
 
@@ -159,25 +158,31 @@ def eval_engine(engine):
 def swap_while_building(engine, monkeypatch, swaps: list, when):
     """Another task loads the other model while a reply's messages are built (after the chat
     loaded its model, before it generates), whenever ``when(message)`` says so."""
-    real = engine.build_messages
+    chat = engine.services.chat
+    real = chat.build_messages
 
     def build(config, history, message, *rest, **kw):
         if when(message):
-            engine.load_model("copy")
+            engine.preload_model("copy")
             swaps.append(message)
         return real(config, history, message, *rest, **kw)
 
-    monkeypatch.setattr(engine, "build_messages", build)
+    monkeypatch.setattr(chat, "build_messages", build)
     return real
+
+
+def evaluate(engine, run_id: int):
+    """Run an evaluation to its end; its Outcome."""
+    return list(engine.evaluate(run_id))[-1]
 
 
 def test_a_swap_during_an_evaluation_is_redone_not_scored(eval_engine, monkeypatch):
     engine = eval_engine
     swaps: list = []
     swap_while_building(engine, monkeypatch, swaps, lambda _message: not swaps)
-    run = engine.evals.create("swap", [Target(DEFAULT_ASSISTANT)], OPTIONS)
-    assert engine.evals.run_to_end(run).phase == "done"
-    results = engine.evals.results(run)
+    run_id = engine.create_eval_run("swap", [Target(DEFAULT_ASSISTANT)], OPTIONS)
+    assert evaluate(engine, run_id).status == "done"
+    results = engine.eval_results(run_id)
     assert swaps == [CASES[0].input]
     assert [r["stats"].get("error") for r in results] == [None] * 3
     assert {r["case"]: r["response"] for r in results} == engine.undisturbed
@@ -187,16 +192,16 @@ def test_a_case_lost_to_swaps_is_left_for_the_resume(eval_engine, monkeypatch):
     engine = eval_engine
     swaps: list = []
     real = swap_while_building(engine, monkeypatch, swaps, lambda m: m == CASES[1].input)
-    run = engine.evals.create("swap", [Target(DEFAULT_ASSISTANT)], OPTIONS)
+    run_id = engine.create_eval_run("swap", [Target(DEFAULT_ASSISTANT)], OPTIONS)
     with pytest.raises(ModelUnloaded, match="unloaded"):
-        engine.evals.run_to_end(run)
+        run(engine.evaluate(run_id))
     assert len(swaps) > 1  # retried before giving up
-    assert engine.evals.get(run)["status"] == "failed"
-    assert [r["case"] for r in engine.evals.results(run)] == ["sky"]  # nothing stored for it
+    assert engine.get_eval_run(run_id)["status"] == "failed"
+    assert [r["case"] for r in engine.eval_results(run_id)] == ["sky"]  # nothing stored for it
 
-    monkeypatch.setattr(engine, "build_messages", real)
-    assert engine.evals.run_to_end(run).phase == "done"
-    results = engine.evals.results(run)
+    monkeypatch.setattr(engine.services.chat, "build_messages", real)
+    assert evaluate(engine, run_id).status == "done"
+    results = engine.eval_results(run_id)
     assert {r["case"]: r["response"] for r in results} == engine.undisturbed
     assert not any(r["stats"].get("error") for r in results)
 
@@ -272,22 +277,21 @@ def test_a_catastrophic_pattern_is_stopped_and_recorded_as_an_error(tmp_path):
         import json, sys
         from pathlib import Path
         from engine.api import DEFAULT_ASSISTANT, Engine
-        from engine.evaluation.runs import RunOptions, Target
-        from engine.evaluation.sets import Case
+        from engine.types import Case, RunOptions, Target
 
         engine = Engine(Path(sys.argv[1]))
         engine.first_run()
         pattern = "(?s)^(.|..)*[@#]$"
         case = Case("slow", "Describe the sea in two sentences.", ("water",), (), pattern)
-        engine.eval_sets.save("patterns", [case])
-        run = engine.evals.create(
+        engine.save_eval_set("patterns", [case])
+        run_id = engine.create_eval_run(
             "patterns", [Target(DEFAULT_ASSISTANT)], RunOptions(max_tokens=48, temperature=0.0)
         )
-        final = engine.evals.run_to_end(run)
-        result = engine.evals.results(run)[0]
-        board = engine.evals.scoreboard(run)[0]
+        final = list(engine.evaluate(run_id))[-1]
+        result = engine.eval_results(run_id)[0]
+        board = engine.scoreboard(run_id)[0]
         engine.close()
-        print(json.dumps({"phase": final.phase, "response": result["response"],
+        print(json.dumps({"phase": final.status, "response": result["response"],
                           "scores": result["scores"], "error": result["stats"].get("error"),
                           "errors": board["errors"]}))
         """,
@@ -311,7 +315,7 @@ def test_a_models_name_is_shown_as_text_not_markup(engine, qtbot, tmp_path):
 
     name = '<img src="https://example.com/x.png"><b>Bold</b> & <a href="x">co</a>'
     path = write_raw_gguf(tmp_path / "markup.gguf", ARCH, _kv("general.name", STRING, _str(name)))
-    engine.models.import_file(path, name="markup")
+    engine.import_model(path, name="markup")
     page = ModelsPage(engine)
     qtbot.addWidget(page)
     row = next(r for r in range(page.table.rowCount()) if page.table.item(r, 0).text() == "markup")

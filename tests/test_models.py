@@ -11,7 +11,7 @@ from tests.gguf_factory import write_gguf
 
 
 def test_bundled_model_is_registered_on_first_start(engine):
-    model = engine.models.get(bundled.DEFAULT_MODEL_NAME)
+    model = engine.get_model(bundled.DEFAULT_MODEL_NAME)
     assert model.bundled and model.path.is_file()
     info = model.info
     assert info.architecture == "llama"
@@ -25,10 +25,10 @@ def test_bundled_model_is_registered_on_first_start(engine):
 def test_first_start_creates_a_default_assistant_on_the_bundled_model(engine):
     from engine.api import DEFAULT_ASSISTANT
 
-    assert engine.assistants.names() == [DEFAULT_ASSISTANT]
-    assert engine.assistants.current(DEFAULT_ASSISTANT).config.model == "smollm2-135m-instruct"
+    assert engine.list_assistants() == [DEFAULT_ASSISTANT]
+    assert engine.get_assistant(DEFAULT_ASSISTANT).config.model == "smollm2-135m-instruct"
     engine.first_run()  # a second start changes nothing
-    assert len(engine.assistants.history(DEFAULT_ASSISTANT)) == 1
+    assert len(engine.assistant_history(DEFAULT_ASSISTANT)) == 1
 
 
 def test_not_a_gguf_is_refused(tmp_path):
@@ -73,13 +73,13 @@ def test_adapter_is_not_a_model(tmp_path):
 
 
 def test_import_copies_and_registers(engine):
-    model = engine.models.import_file(bundled.default_model_path(), name="copy")
-    assert model.path.parent == engine.workspace.models_dir
+    model = engine.import_model(bundled.default_model_path(), name="copy")
+    assert model.path.parent == engine.home / "models"
     assert model.path.stat().st_size == model.info.file_size
-    assert [m.name for m in engine.models.list()] == ["smollm2-135m-instruct", "copy"]
+    assert [m.name for m in engine.list_models()] == ["smollm2-135m-instruct", "copy"]
     with pytest.raises(AlreadyExists):
-        engine.models.import_file(bundled.default_model_path(), name="copy")
-    engine.models.remove("copy")
+        engine.import_model(bundled.default_model_path(), name="copy")
+    engine.remove_model("copy")
     assert not model.path.exists()
 
 
@@ -87,11 +87,11 @@ def test_failed_import_leaves_nothing_behind(engine, tmp_path):
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\x00" * 10)
     with pytest.raises(InvalidModelFile):
-        engine.models.import_file(bad)
-    assert list(engine.workspace.models_dir.iterdir()) == []
-    assert [m.name for m in engine.models.list()] == ["smollm2-135m-instruct"]
+        engine.import_model(bad)
+    assert list((engine.home / "models").iterdir()) == []
+    assert [m.name for m in engine.list_models()] == ["smollm2-135m-instruct"]
 
 
 def test_bundled_model_cannot_be_removed(engine):
     with pytest.raises(InvalidModelFile):
-        engine.models.remove("smollm2-135m-instruct")
+        engine.remove_model("smollm2-135m-instruct")

@@ -18,8 +18,9 @@ import pytest
 from engine import bundled
 from engine.cli import main
 from engine.errors import TailorError
+from engine.events import run
 from engine.finetune.job_files import read_json
-from engine.finetune.options import TrainOptions
+from engine.types import TrainOptions
 from tests import raft_facts
 from tests.gguf_factory import write_gguf
 
@@ -43,9 +44,9 @@ def _stop(pid: int | None) -> None:
 
 
 def _start(engine, adapter: str, base: str = BASE, dataset: str = "d"):
-    job = engine.jobs.start(adapter, base, dataset, ONE_STEP, force=True)
+    job = engine.start_training(adapter, base, dataset, ONE_STEP, force=True)
     _stop(job.pid or read_json(job.folder / "state.json").get("pid"))
-    return engine.jobs.get(job.id)
+    return engine.get_training_job(job.id)
 
 
 def _workspace_intact(home: Path) -> None:
@@ -70,7 +71,7 @@ def test_train_with_path_like_names_from_the_command_line(engine, home, tmp_path
         out, err = capsys.readouterr()
         _workspace_intact(home)
         assert code == 0, err
-        job = engine.jobs.get(int(out.strip()))
+        job = engine.get_training_job(int(out.strip()))
         _stop(job.pid)
         _own_folder(home / "training", job.folder)
         assert read_json(job.folder / "job.json")["adapter"] == name
@@ -94,7 +95,7 @@ def test_train_with_path_like_names_from_the_command_line(engine, home, tmp_path
 def test_names_that_shared_a_folder_each_get_their_own(engine, home):
     """`日本` and `中文` (and `a b` and `a-b`) used to map to one folder, and starting the
     second job emptied the first's."""
-    engine.datasets.save("d", ROWS)
+    engine.save_dataset("d", ROWS)
     jobs = {name: _start(engine, name) for name in ("日本", "中文", "a b", "a-b", "A-B")}
     assert len({job.folder for job in jobs.values()}) == len(jobs)
     for name, job in jobs.items():
@@ -102,7 +103,7 @@ def test_names_that_shared_a_folder_each_get_their_own(engine, home):
         assert read_json(job.folder / "job.json")["adapter"] == name
     keep = jobs["中文"].folder
     before = sorted(p.name for p in keep.iterdir())
-    engine.jobs.delete(jobs["日本"].id)
+    engine.services.jobs.delete(jobs["日本"].id)
     assert not jobs["日本"].folder.exists()
     again = _start(engine, "日本")
     assert again.folder != keep
@@ -117,16 +118,16 @@ def test_deleting_a_job_never_removes_what_it_does_not_own(engine, home):
     shared.mkdir(parents=True)
     (shared / "job.json").write_text(json.dumps({"adapter": "a-b"}))
     for adapter, folder in (("..", home / "training" / ".."), ("a b", shared), ("a-b", shared)):
-        engine.workspace.db.execute(
+        engine.services.workspace.db.execute(
             "INSERT INTO training_jobs(adapter, base_model, dataset, folder) VALUES (?, ?, ?, ?)",
             (adapter, BASE, "d", str(folder)),
         )
-    by_name = {job.adapter: job.id for job in engine.jobs.list()}
-    engine.jobs.delete(by_name[".."])
+    by_name = {job.adapter: job.id for job in engine.list_training_jobs()}
+    engine.services.jobs.delete(by_name[".."])
     _workspace_intact(home)
-    engine.jobs.delete(by_name["a b"])
+    engine.services.jobs.delete(by_name["a b"])
     assert (shared / "job.json").is_file()  # still the folder of job 'a-b'
-    engine.jobs.delete(by_name["a-b"])
+    engine.services.jobs.delete(by_name["a-b"])
     assert not shared.exists()
     _workspace_intact(home)
 
@@ -134,18 +135,18 @@ def test_deleting_a_job_never_removes_what_it_does_not_own(engine, home):
 def test_datasets_with_any_name(engine, home):
     names = ["../x", "..", "a/b", "a b", "a-b", "日本", "中文", "'%_", "n" * 200, "Ab", "aB"]
     for name in names:
-        engine.datasets.save(name, ROWS)
-    paths = {name: engine.datasets.path(name) for name in names}
+        engine.save_dataset(name, ROWS)
+    paths = {name: engine.services.datasets.path(name) for name in names}
     assert len(set(paths.values())) == len(names)
     for path in paths.values():
         _own_folder(home / "datasets", path)
-    engine.datasets.delete("日本")
+    engine.services.datasets.delete("日本")
     assert not paths["日本"].exists()
-    assert engine.datasets.get("中文") == ROWS
-    assert sorted(engine.datasets.names()) == sorted(set(names) - {"日本"})
+    assert engine.get_dataset("中文") == ROWS
+    assert sorted(engine.list_datasets()) == sorted(set(names) - {"日本"})
     for name, message in (("x" * 300, "at most 200"), ("a\rb", "one line"), (" ", "needs a")):
         with pytest.raises(TailorError, match=message):
-            engine.datasets.save(name, ROWS)
+            engine.save_dataset(name, ROWS)
     _workspace_intact(home)
 
 
@@ -154,39 +155,41 @@ def test_model_import_name_stays_a_name(engine, home, tmp_path, capsys):
         source = write_gguf(tmp_path / f"tiny-{n}.gguf")
         assert main(["models", "import", str(source), "--name", name]) == 0
         assert f"Imported {name}" in capsys.readouterr().out
-        _own_folder(engine.workspace.models_dir, engine.models.get(name).path)
+        _own_folder(home / "models", engine.get_model(name).path)
     assert not (home / "x.gguf").exists() and not (tmp_path / "escaped.gguf").exists()
-    kept = engine.models.get("..").path
+    kept = engine.get_model("..").path
     assert main(["models", "remove", "../x"]) == 0
-    assert kept.is_file() and engine.models.get("a/b").path.is_file()
+    assert kept.is_file() and engine.get_model("a/b").path.is_file()
     _workspace_intact(home)
 
 
 def test_raft_builds_with_any_name(engine, home, tmp_path):
-    from engine.raft.options import RaftOptions
+    from engine.types import RaftOptions
 
     raft_facts.build(tmp_path / "docs")
-    engine.knowledge.create("facts")
-    engine.knowledge.add_roots("facts", [tmp_path / "docs"])
-    engine.knowledge.update("facts")
+    engine.create_knowledge_base("facts")
+    engine.add_folders("facts", [tmp_path / "docs"])
+    run(engine.index("facts"))
     options = RaftOptions(knowledge_base="facts", writer=BASE, chunks=3)
-    infos = {name: engine.raft.create(name, options) for name in ("..", "日本", "中文", "a/b")}
+    infos = {
+        name: engine.create_raft_build(name, options) for name in ("..", "日本", "中文", "a/b")
+    }
     assert {name: info.name for name, info in infos.items()} == {n: n for n in infos}
     assert len({info.folder for info in infos.values()}) == 4
     for info in infos.values():
         _own_folder(home / "raft", info.folder)
-    assert sorted(engine.raft.names()) == sorted(infos)
-    engine.raft.delete("..")
+    assert sorted(b.name for b in engine.list_raft_builds()) == sorted(infos)
+    engine.delete_raft_build("..")
     _workspace_intact(home)
-    engine.raft.delete("日本")
-    assert engine.raft.get("中文").folder.is_dir()
-    assert sorted(engine.raft.names()) == ["a/b", "中文"]
+    engine.delete_raft_build("日本")
+    assert engine.get_raft_build("中文").folder.is_dir()
+    assert sorted(b.name for b in engine.list_raft_builds()) == ["a/b", "中文"]
     # A build made by an earlier version (folder named from its name) is still found.
     old = home / "raft" / "old-build"
     shutil.copytree(infos["a/b"].folder, old)
     data = json.loads((old / "build.json").read_text())
     (old / "build.json").write_text(json.dumps(data | {"name": "old build"}))
-    assert engine.raft.get("old build").folder == old
+    assert engine.get_raft_build("old build").folder == old
 
 
 # -- defect 11: caches keyed by name and size ---------------------------------------------
@@ -211,11 +214,12 @@ def test_a_reimported_model_never_reuses_the_old_ones_cache_or_adapters(engine, 
     from engine.finetune import worker
 
     first, second = _two_files_same_size(tmp_path)
-    engine.datasets.save("d", ROWS)
-    engine.models.import_file(first, "m")
+    load_options = engine.services.generation.load_options
+    engine.save_dataset("d", ROWS)
+    engine.import_model(first, "m")
     one = _start(engine, "one", base="m")
-    engine.models.remove("m")
-    engine.models.import_file(second, "m")
+    engine.remove_model("m")
+    engine.import_model(second, "m")
     two = _start(engine, "two", base="m")
     # The dequantised float32 copy training starts from belongs to one file only.
     job = read_json(one.folder / "job.json")
@@ -224,10 +228,10 @@ def test_a_reimported_model_never_reuses_the_old_ones_cache_or_adapters(engine, 
     (one.folder / "adapter.gguf").write_bytes(b"lora")  # what a finished job leaves
     worker.register_adapter(one.folder, job, {}, one.id)
     with pytest.raises(TailorError, match="trained on another file"):
-        engine.load_options("m", "one")
-    engine.models.remove("m")
-    engine.models.import_file(first, "m")  # the file it was trained on, back again
-    assert engine.load_options("m", "one").lora_path == one.folder / "adapter.gguf"
+        load_options("m", "one")
+    engine.remove_model("m")
+    engine.import_model(first, "m")  # the file it was trained on, back again
+    assert load_options("m", "one").lora_path == one.folder / "adapter.gguf"
 
 
 def test_adapters_recorded_before_content_hashes_still_load(engine, tmp_path):
@@ -235,48 +239,49 @@ def test_adapters_recorded_before_content_hashes_still_load(engine, tmp_path):
     lora.write_bytes(b"lora")
     size = bundled.default_model_path().stat().st_size
     for name, base_size in (("old", size), ("old-other-size", size + 1)):
-        engine.workspace.db.execute(
+        engine.services.workspace.db.execute(
             "INSERT INTO adapters(name, base_model, base_size, dataset, peft_path, gguf_path, "
             "hyperparameters, results) VALUES (?, ?, ?, 'd', ?, ?, '{}', '{}')",
             (name, BASE, base_size, str(tmp_path), str(lora)),
         )
-    assert engine.load_options(BASE, "old").lora_path == lora
+    load_options = engine.services.generation.load_options
+    assert load_options(BASE, "old").lora_path == lora
     with pytest.raises(TailorError, match="another file"):
-        engine.load_options(BASE, "old-other-size")
+        load_options(BASE, "old-other-size")
 
 
 # -- defect 12 (part): a file changed in place after import ---------------------------------
 
 
 def test_a_model_file_changed_in_place_is_refused(engine, tmp_path):
-    engine.models.import_file(write_gguf(tmp_path / "tiny.gguf"), "tiny")
-    path = engine.models.get("tiny").path
+    engine.import_model(write_gguf(tmp_path / "tiny.gguf"), "tiny")
+    path = engine.get_model("tiny").path
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched, same content
-    assert engine.models.get("tiny").path == path
+    assert engine.get_model("tiny").path == path
     with path.open("r+b") as f:  # same size, other content (a tensor byte)
         f.seek(-1, os.SEEK_END)
         f.write(b"\x7f")
     with pytest.raises(TailorError, match="changed after it was imported"):
-        engine.models.get("tiny")
+        engine.get_model("tiny")
     with pytest.raises(TailorError, match="changed after it was imported"):
-        engine.load_options("tiny")
-    engine.models.remove("tiny")  # still possible: the way to import the new file
+        engine.services.generation.load_options("tiny")
+    engine.remove_model("tiny")  # still possible: the way to import the new file
     assert not path.exists()
 
-    engine.models.import_file(write_gguf(tmp_path / "cut.gguf"), "cut")
-    path = engine.models.get("cut").path
+    engine.import_model(write_gguf(tmp_path / "cut.gguf"), "cut")
+    path = engine.get_model("cut").path
     with path.open("r+b") as f:
         f.truncate(path.stat().st_size - 8)
     with pytest.raises(TailorError, match="changed after it was imported"):
-        engine.models.get("cut")
+        engine.get_model("cut")
 
 
 def test_models_imported_before_content_hashes_are_hashed_on_first_use(engine, tmp_path):
-    engine.models.import_file(write_gguf(tmp_path / "tiny.gguf"), "tiny")
-    db = engine.workspace.db
+    engine.import_model(write_gguf(tmp_path / "tiny.gguf"), "tiny")
+    db = engine.services.workspace.db
     db.execute("UPDATE models SET sha256 = NULL, mtime_ns = NULL")
-    assert engine.models.get("tiny").sha256 and engine.models.get(BASE).sha256
+    assert engine.get_model("tiny").sha256 and engine.get_model(BASE).sha256
     row = db.execute("SELECT sha256, mtime_ns FROM models WHERE name = 'tiny'").fetchone()
     assert row["sha256"] and row["mtime_ns"]
     assert db.execute("SELECT COUNT(*) FROM models WHERE sha256 IS NULL").fetchone()[0] == 0

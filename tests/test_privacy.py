@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from engine import bundled
-from engine.api import DEFAULT_ASSISTANT, Engine, Reply
-from engine.examples import Example
+from engine.api import DEFAULT_ASSISTANT, Engine, Reply, run
+from engine.types import Example
 from tests.conftest import NetworkBlocked
 
 
@@ -24,14 +24,14 @@ def test_the_guard_really_blocks(no_network):
 def test_chat_import_and_few_shot_stay_offline(no_network, home, tmp_path):
     engine = Engine(home)
     engine.first_run()
-    imported = engine.models.import_file(bundled.default_model_path(), name="offline-copy")
-    engine.examples.create(
+    imported = engine.import_model(bundled.default_model_path(), name="offline-copy")
+    engine.create_example_set(
         "demo", [Example("What is 1+1?", "2"), Example("Capital of Japan?", "Tokyo")]
     )
-    engine.assistants.edit(
+    engine.edit_assistant(
         DEFAULT_ASSISTANT, model=imported.name, example_set="demo", few_shot_k=1, max_tokens=8
     )
-    reply = list(engine.chat("What is 2+2?", assistant=DEFAULT_ASSISTANT))[-1]
+    reply = run(engine.chat("What is 2+2?", assistant=DEFAULT_ASSISTANT))
     assert isinstance(reply, Reply) and reply.text
     engine.close()
     assert no_network == []
@@ -43,11 +43,11 @@ def test_indexing_and_answering_from_documents_stay_offline(no_network, home, tm
     (docs / "a.md").write_text("# Boiler\n\nThe boiler in room 12 is serviced every March.\n")
     engine = Engine(home)
     engine.first_run()
-    engine.knowledge.create("docs")
-    engine.knowledge.add_roots("docs", [docs])
-    assert list(engine.knowledge.index("docs"))[-1].phase == "done"
-    engine.assistants.edit(DEFAULT_ASSISTANT, knowledge_base="docs", max_tokens=8)
-    reply = list(engine.chat("When is the boiler serviced?", assistant=DEFAULT_ASSISTANT))[-1]
+    engine.create_knowledge_base("docs")
+    engine.add_folders("docs", [docs])
+    assert list(engine.index("docs"))[-1].status == "done"
+    engine.edit_assistant(DEFAULT_ASSISTANT, knowledge_base="docs", max_tokens=8)
+    reply = run(engine.chat("When is the boiler serviced?", assistant=DEFAULT_ASSISTANT))
     assert reply.sources and reply.sources[0]["source"].endswith("a.md")
     engine.close()
     assert no_network == []

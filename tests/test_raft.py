@@ -15,8 +15,8 @@ import pytest
 
 from engine.assistants import AssistantConfig
 from engine.errors import AlreadyExists, TailorError
+from engine.events import CancelToken, Outcome, Progress, run
 from engine.knowledge.store import Hit
-from engine.models.runtime import Reply
 from engine.raft import drafting, examples
 from engine.raft import format as raft_format
 from engine.raft.drafting import RaftDraft
@@ -80,12 +80,13 @@ def test_a_raft_reply_is_parsed_once_and_kept_with_the_conversation(engine):
         "##begin_quote##made up##end_quote##",
     ]
     assert raft_format.parse_answer(text.split("<ANSWER>")[0], sources) is None  # cut off
-    cid = engine.conversations.create(None).id
+    conversations = engine.services.conversations
+    cid = conversations.create(None).id
     for kept in (parsed.to_dict(), None):
-        engine.conversations.add(cid, "assistant", text, prompt={"sources": sources, "raft": kept})
+        conversations.add(cid, "assistant", text, prompt={"sources": sources, "raft": kept})
     # Saved before replies were parsed by the engine: read from the text, as shown then.
-    engine.conversations.add(cid, "assistant", text, prompt={"sources": sources})
-    assert [m.raft for m in engine.conversations.messages(cid)] == [parsed, None, parsed]
+    conversations.add(cid, "assistant", text, prompt={"sources": sources})
+    assert [m.raft for m in conversations.messages(cid)] == [parsed, None, parsed]
 
 
 def _hit(i: int) -> Hit:
@@ -136,9 +137,9 @@ def test_examples_keep_the_oracle_in_about_p_and_have_k_distractors():
 
 def _kb(engine, folder: Path) -> None:
     raft_facts.build(folder)
-    engine.knowledge.create("facts")
-    engine.knowledge.add_roots("facts", [folder])
-    engine.knowledge.update("facts")
+    engine.services.knowledge.create("facts")
+    engine.services.knowledge.add_roots("facts", [folder])
+    run(engine.services.knowledge.index("facts"))
 
 
 def test_builder_with_the_bundled_writer(engine, tmp_path, no_network):
@@ -154,29 +155,41 @@ def test_builder_with_the_bundled_writer(engine, tmp_path, no_network):
         p_oracle=0.8,
         negatives="hard",
     )
-    info = engine.raft.create("facts-raft", options)
+    info = engine.create_raft_build("facts-raft", options)
     assert (info.status, info.total, info.done) == ("drafting", 8, 0)
-    progress = list(engine.raft.draft("facts-raft"))
+    # Stopped before a passage is drafted: a normal ending, with the build as it was kept.
+    stop = CancelToken()
+    stop.cancel()
+    stopped = list(engine.draft_raft("facts-raft", cancel=stop))[-1]
+    assert stopped.status == "cancelled"
+    assert (stopped.result.status, stopped.result.done) == ("stopped", 0)
+    events = list(engine.draft_raft("facts-raft"))
+    outcome = events[-1]
+    assert isinstance(outcome, Outcome) and outcome.status == "done"
+    assert (outcome.result.status, outcome.result.done) == ("review", 8)
+    progress = [e for e in events[:-1] if isinstance(e, Progress)]
+    assert len(progress) == len(events) - 1 and {p.phase for p in progress} == {"drafting"}
     last = progress[-1]
     assert (last.done, last.total) == (8, 8)
-    drafts = engine.raft.drafts("facts-raft")
-    assert last.kept + last.dropped == len(drafts) and last.kept > 0
-    texts = {c.id: c.text for c in engine.knowledge.chunks("facts")}
+    drafts = engine.raft_drafts("facts-raft")
+    assert last.detail.kept + last.detail.dropped == len(drafts) and last.detail.kept > 0
+    texts = engine.raft_passages("facts-raft")
+    assert texts == {c.id: c.text for c in engine.services.knowledge.chunks("facts")}
     for d in drafts:
         if d.problem:
-            assert d.problem in last.reasons
+            assert d.problem in last.detail.reasons
             continue
         assert raft_format.check_reasoning(d.reasoning, texts[d.chunk_id]) == ""
         passage = " ".join(texts[d.chunk_id].split())
         assert all(" ".join(q.split()) in passage for q in raft_format.quotes(d.reasoning))
-    assert engine.raft.get("facts-raft").status == "review"
+    assert engine.get_raft_build("facts-raft").status == "review"
     # A kill while a line was being written leaves it cut short: that passage is drafted
     # again, nothing else; a bad line elsewhere (a slip while editing by hand) is named.
-    path = engine.raft.get("facts-raft").folder / "drafts.jsonl"
+    path = engine.get_raft_build("facts-raft").folder / "drafts.jsonl"
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
-    assert engine.raft.get("facts-raft").done == 7
-    assert engine.raft.draft_to_end("facts-raft").done == 8
+    assert engine.get_raft_build("facts-raft").done == 7
+    assert run(engine.draft_raft("facts-raft")).done == 8
     again = path.read_text().splitlines()
     assert (
         again[:-1] == lines[:-1]
@@ -184,21 +197,21 @@ def test_builder_with_the_bundled_writer(engine, tmp_path, no_network):
     )
     path.write_text("\n".join([again[0], "{oops", *again[1:]]) + "\n")
     with pytest.raises(TailorError, match="line 2"):
-        engine.raft.drafts("facts-raft")
+        engine.raft_drafts("facts-raft")
     path.write_text("\n".join(again) + "\n")
-    drafts = engine.raft.drafts("facts-raft")
+    drafts = engine.raft_drafts("facts-raft")
     # Same name, other settings: refused; same settings: the same build, to continue.
     with pytest.raises(AlreadyExists):
-        engine.raft.create("facts-raft", options.model_copy(update={"distractors": 2}))
-    assert engine.raft.create("facts-raft", options).done == 8
+        engine.create_raft_build("facts-raft", options.model_copy(update={"distractors": 2}))
+    assert engine.create_raft_build("facts-raft", options).done == 8
 
-    saved = engine.raft.save("facts-raft")
+    saved = engine.save_raft_build("facts-raft")
     r = saved.result
     kept = [d for d in drafts if not d.problem]
     assert r["train"] + r["held_out"] == len(kept)
     assert r["dropped"] == sum(1 for d in drafts if d.problem)
-    assert engine.datasets.kind("facts-raft") == "raft"
-    rows = engine.datasets.get("facts-raft")
+    assert engine.services.datasets.kind("facts-raft") == "raft"
+    rows = engine.services.datasets.get("facts-raft")
     assert len(rows) == r["train"]
     oracle_count = 0
     for row in rows:
@@ -211,10 +224,10 @@ def test_builder_with_the_bundled_writer(engine, tmp_path, no_network):
         oracle_count += any(t in row[1]["content"] for t in holders)
     assert oracle_count == r["with_oracle"]
     assert r["hard_distractors"] > 0
-    plain = engine.datasets.get("facts-raft (no documents)")
+    plain = engine.services.datasets.get("facts-raft (no documents)")
     assert len(plain) == r["train"] and all("<DOCUMENT>" not in c[0]["content"] for c in plain)
     if r["held_out"]:
-        cases = engine.eval_sets.get("facts-raft (held out)").cases
+        cases = engine.services.eval_sets.get("facts-raft (held out)").cases
         assert len(cases) == r["held_out"] and all(c.sources and c.references for c in cases)
     assert not no_network
 
@@ -285,8 +298,8 @@ def test_build_kill_resume_train_serve_and_compare(home, tmp_path, no_network):
 
     engine = Engine(home)
     try:
-        reviewed = raft_facts.reviewed_drafts(engine.knowledge.chunks("facts"))
-        engine.raft.save_drafts("facts-raft", reviewed)
+        reviewed = raft_facts.reviewed_drafts(engine.services.knowledge.chunks("facts"))
+        engine.save_raft_drafts("facts-raft", reviewed)
     finally:
         engine.close()
     saved = _run("raft", "save", "facts-raft")
@@ -308,9 +321,9 @@ def test_build_kill_resume_train_serve_and_compare(home, tmp_path, no_network):
 
     engine = Engine(home)
     try:
-        assert engine.adapters.get("facts-l5").kind == "raft"
-        assert engine.adapters.get("facts-l4").kind == "lora"
-        cases = engine.eval_sets.get("facts-raft (held out)").cases
+        assert engine.services.adapters.get("facts-l5").kind == "raft"
+        assert engine.services.adapters.get("facts-l4").kind == "lora"
+        cases = engine.services.eval_sets.get("facts-raft (held out)").cases
         # Served as Level 5: the RAFT prompt format, the passages in <DOCUMENT> blocks.
         level5 = AssistantConfig(
             model=BASE,
@@ -320,13 +333,12 @@ def test_build_kill_resume_train_serve_and_compare(home, tmp_path, no_network):
             temperature=0.0,
             max_tokens=96,
         )
-        engine.assistants.create("Facts", level5)
-        assert engine.assistants.current("Facts").level == 5
+        engine.services.assistants.create("Facts", level5)
+        assert engine.services.assistants.current("Facts").level == 5
         right = []
         for case in cases:
-            cid = engine.conversations.create("Facts").id
-            events = engine.chat(case.input, assistant="Facts", seed=0, conversation_id=cid)
-            reply = next(e for e in events if isinstance(e, Reply))
+            cid = engine.services.conversations.create("Facts").id
+            reply = run(engine.chat(case.input, assistant="Facts", seed=0, conversation_id=cid))
             assert reply.messages[0]["content"] == raft_format.SYSTEM_PROMPT
             assert reply.messages[-1]["content"].count("<DOCUMENT>") == len(reply.sources) == 3
             reasoning, answer = raft_format.split_answer(reply.text)
@@ -345,7 +357,7 @@ def test_build_kill_resume_train_serve_and_compare(home, tmp_path, no_network):
                     assert q.passage == (holders[0] if holders else None)
             else:
                 assert reply.raft is None
-            assert engine.conversations.messages(cid)[-1].raft == reply.raft
+            assert engine.services.conversations.messages(cid)[-1].raft == reply.raft
             # A small model may re-word a quote a little: the passage it matches best counts.
             oracle = Path(case.sources[0]).name
             if (
@@ -355,7 +367,10 @@ def test_build_kill_resume_train_serve_and_compare(home, tmp_path, no_network):
             ):
                 right.append((case.input, reply.text))
         assert right, "no held-out question answered from its passage"
-        run_id = engine.raft.compare("facts-raft", "facts-l5", "facts-l4", (2, 5))
+        assistants = engine.services.assistants.names()
+        run_id = engine.compare_raft_build("facts-raft", "facts-l5", "facts-l4", (2, 5))
+        # The rungs are ad-hoc configurations of the run: no assistant is made for them.
+        assert engine.services.assistants.names() == assistants
     finally:
         engine.close()
     compared = _run("eval", "resume", str(run_id))
@@ -366,9 +381,11 @@ def test_build_kill_resume_train_serve_and_compare(home, tmp_path, no_network):
     assert any("Level 5" in " ".join(x) for x in levels)
     engine = Engine(home)
     try:
-        board = engine.evals.scoreboard(run_id)
+        board = engine.scoreboard(run_id)
         assert [b["level"] for b in board] == [3, 3, 4, 5, 5]
-        results = engine.evals.results(run_id)
+        assert all(b["version"] is None for b in board)  # labelled, not assistants' versions
+        assert all(b["assistant"].startswith(f"Level {b['level']}") for b in board)
+        results = engine.eval_results(run_id)
         raft_rows = [r for r in results if r["level"] == 5]
         # Scored on the text after <ANSWER>:, not on the reasoning around it.
         assert any("<ANSWER>:" in r["response"] for r in raft_rows)

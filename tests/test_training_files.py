@@ -29,7 +29,7 @@ def _job(engine, home, lines: str) -> tuple[int, object]:
         {"status": "failed", "step": 3, "total_steps": 4, "message": "The disk is full."},
     )
     (folder / "progress.jsonl").write_text(lines, encoding="utf-8")
-    job_id = engine.workspace.db.execute(
+    job_id = engine.services.workspace.db.execute(
         "INSERT INTO training_jobs(adapter, base_model, dataset, folder) VALUES (?, ?, ?, ?)",
         ("cut", BASE, "d", str(folder)),
     ).lastrowid
@@ -40,7 +40,7 @@ def test_a_cut_short_line_then_a_resumed_run_keeps_the_whole_history(engine, hom
     full = "".join(_line(r) for r in STEPS[:3])
     cut = _line(STEPS[3])[:25]  # the disk filled up in the middle of step 4's line
     job_id, folder = _job(engine, home, full + cut)
-    assert [h["step"] for h in engine.jobs.get(job_id).history] == [1, 2, 3]
+    assert [h["step"] for h in engine.get_training_job(job_id).history] == [1, 2, 3]
 
     # Resume: the worker repairs the file before it appends again, so step 4 logged by the
     # resumed run starts on a line of its own and every line is a whole step.
@@ -48,7 +48,7 @@ def test_a_cut_short_line_then_a_resumed_run_keeps_the_whole_history(engine, hom
     assert (folder / "progress.jsonl").read_text(encoding="utf-8") == full
     with (folder / "progress.jsonl").open("a", encoding="utf-8") as f:
         f.write(_line(STEPS[3]))
-    job = engine.jobs.get(job_id)
+    job = engine.get_training_job(job_id)
     assert [h["step"] for h in job.history] == [1, 2, 3, 4]
     assert job.train_losses[-1] == (4, STEPS[3]["loss"])
     lines = (folder / "progress.jsonl").read_text(encoding="utf-8").splitlines()
@@ -62,7 +62,7 @@ def test_a_file_an_older_version_appended_to_after_a_cut_is_still_read(engine, h
     cost the whole loss history (and failed every resume once the adapter was written)."""
     lines = _line(STEPS[0]) + _line(STEPS[1])[:30] + _line(STEPS[2]) + _line(STEPS[3])
     job_id, folder = _job(engine, home, lines)
-    job = engine.jobs.get(job_id)
+    job = engine.get_training_job(job_id)
     assert [h["step"] for h in job.history] == [1, 3, 4]
     assert "loss" in job.summary()
     assert [h["step"] for h in job_files.read_progress(folder)] == [1, 3, 4]
@@ -70,8 +70,8 @@ def test_a_file_an_older_version_appended_to_after_a_cut_is_still_read(engine, h
 
 def test_an_empty_or_missing_progress_file(engine, home):
     job_id, folder = _job(engine, home, "")
-    assert engine.jobs.get(job_id).history == []
+    assert engine.get_training_job(job_id).history == []
     job_files.repair_progress(folder)
     (folder / "progress.jsonl").unlink()
     job_files.repair_progress(folder)
-    assert engine.jobs.get(job_id).history == [] and job_files.read_progress(folder) == []
+    assert engine.get_training_job(job_id).history == [] and job_files.read_progress(folder) == []

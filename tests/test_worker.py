@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from desktop.worker import Job
 from engine.errors import TailorError
+from engine.events import operation
 
 
 @pytest.fixture
@@ -27,13 +28,14 @@ def record(job: Job) -> dict[str, list]:
     return seen
 
 
-def refuse(_cancel):
+@operation
+def refuse(*, cancel=None):
     yield "started"
     raise TailorError("The disk is full.")
 
 
 def test_an_unhandled_failure_shows_the_error_dialog(parent, qtbot):
-    job = Job(refuse, parent, "Saving")
+    job = Job(lambda cancel: refuse(cancel=cancel), parent, "Saving")
     seen = record(job)
     with qtbot.waitSignal(job.finished, timeout=10_000):
         job.start()
@@ -44,7 +46,7 @@ def test_an_unhandled_failure_shows_the_error_dialog(parent, qtbot):
 
 
 def test_a_handled_failure_gets_the_error_and_no_dialog(parent, qtbot):
-    job = Job(refuse, parent)
+    job = Job(lambda cancel: refuse(cancel=cancel), parent)
     errors = []
     job.failed.connect(errors.append)
     with qtbot.waitSignal(job.finished, timeout=10_000):
@@ -63,25 +65,35 @@ def test_a_programming_error_is_shown_with_its_type(parent, qtbot):
 
 
 def test_a_cancelled_job_says_so_and_shows_no_dialog(parent, qtbot):
-    def until_stopped(cancel):
+    @operation
+    def until_stopped(*, cancel):
         yield 1
         while not cancel.cancelled:
             threading.Event().wait(0.01)
-        yield 2  # a generator may still report where it stopped
+        yield 2  # an operation may still report where it stopped
+        return "kept"
 
-    job = Job(until_stopped, parent)
-    seen = record(job)
+    job = Job(lambda cancel: until_stopped(cancel=cancel), parent)
+    seen = record(job)  # a slot taking no argument still hears ``cancelled``
+    kept = []
+    job.cancelled.connect(kept.append)
     with qtbot.waitSignal(job.event, timeout=10_000):
         job.start()
     with qtbot.waitSignal(job.finished, timeout=10_000):
         job.cancel()
     assert seen["cancelled"] == [True] and not seen["succeeded"]
     assert seen["event"] == [1, 2]
+    assert kept == ["kept"]  # what the operation kept comes with the ending
     assert parent.findChild(QMessageBox, "errorDialog") is None
 
 
-def test_success_carries_the_last_event_or_the_returned_value(parent, qtbot):
-    job = Job(lambda _cancel: iter([1, 2, 3]), parent)
+def test_success_carries_the_result_or_the_returned_value(parent, qtbot):
+    @operation
+    def count(*, cancel=None):
+        yield from (1, 2, 3)
+        return 3
+
+    job = Job(lambda cancel: count(cancel=cancel), parent)
     seen = record(job)
     with qtbot.waitSignal(job.finished, timeout=10_000):
         job.start()

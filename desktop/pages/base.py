@@ -15,6 +15,22 @@ from PySide6.QtWidgets import (
 )
 
 
+def button_row(*items: QWidget | tuple[QWidget, int] | None) -> QHBoxLayout:
+    """A row of buttons (or any widgets), left to right. ``None`` is where the row stretches:
+    ``button_row(None, close)`` pushes Close to the right, ``button_row(save, None, history)``
+    holds them apart. ``(widget, stretch)`` lets that widget take the room instead (a status
+    label beside the buttons)."""
+    row = QHBoxLayout()
+    for item in items:
+        if item is None:
+            row.addStretch(1)
+        elif isinstance(item, tuple):
+            row.addWidget(*item)
+        else:
+            row.addWidget(item)
+    return row
+
+
 def fill_combo(combo, names: list[str]) -> bool:
     """Show ``names`` in ``combo``, keeping the selection; True if the list changed."""
     if [combo.itemText(i) for i in range(combo.count())] == names:
@@ -108,14 +124,11 @@ class RungPage(QWidget):
     def save_row(self, note: str) -> QHBoxLayout:
         """The "Unsaved changes" label and Save version button for this rung's part of the
         assistant (``self.dirty``, ``self.save_version``); a save is noted with ``note``."""
-        row = QHBoxLayout()
         self.dirty = QLabel()
         self.dirty.setObjectName("dirtyLabel")
         self.save_version = QPushButton("Save version")
         self.save_version.clicked.connect(lambda: self.state.save(note))
-        row.addWidget(self.dirty, 1)
-        row.addWidget(self.save_version)
-        return row
+        return button_row((self.dirty, 1), self.save_version)
 
     def show_dirty(self) -> None:
         dirty = self.state.dirty

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
@@ -23,10 +22,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
-from desktop.pages.base import RungPage, create_named, fill_combo
+from desktop.pages.base import RungPage, button_row, create_named, fill_combo
 from desktop.state import AssistantState
 from engine.errors import TailorError
-from engine.examples import Example
+from engine.types import Example
 
 
 class ExamplesPage(RungPage):
@@ -55,16 +54,9 @@ class ExamplesPage(RungPage):
         self.k.setRange(1, 50)
         self.k.setValue(3)
         self.k.setPrefix("k = ")
-        row = QHBoxLayout()
-        row.addWidget(self.attach)
-        row.addWidget(self.set_picker, 1)
-        use_layout.addLayout(row)
+        use_layout.addLayout(button_row(self.attach, (self.set_picker, 1)))
         use_layout.addWidget(self.all_examples)
-        krow = QHBoxLayout()
-        krow.addWidget(self.similar)
-        krow.addWidget(self.k)
-        krow.addStretch(1)
-        use_layout.addLayout(krow)
+        use_layout.addLayout(button_row(self.similar, self.k, None))
         use_layout.addLayout(self.save_row("Example set changed"))
         self.save_version.setObjectName("saveVersionExamples")
         self.config_layout.addWidget(use)
@@ -72,7 +64,6 @@ class ExamplesPage(RungPage):
         # The set editor.
         editor = QGroupBox("Example sets")
         e = QVBoxLayout(editor)
-        bar = QHBoxLayout()
         self.editing = QComboBox()
         self.editing.setObjectName("editingSet")
         self.new_set = QPushButton("New…")
@@ -80,14 +71,10 @@ class ExamplesPage(RungPage):
         self.import_button.setToolTip("Import .jsonl or .csv with input and output columns")
         self.export_button = QPushButton("Export…")
         self.delete_set = QPushButton("Delete")
-        bar.addWidget(QLabel("Editing"))
-        bar.addWidget(self.editing, 1)
-        e.addLayout(bar)
-        actions = QHBoxLayout()
-        for b in (self.new_set, self.import_button, self.export_button, self.delete_set):
-            actions.addWidget(b)
-        actions.addStretch(1)
-        e.addLayout(actions)
+        e.addLayout(button_row(QLabel("Editing"), (self.editing, 1)))
+        e.addLayout(
+            button_row(self.new_set, self.import_button, self.export_button, self.delete_set, None)
+        )
         self.table = QTableWidget(0, 2)
         self.table.setObjectName("examplesTable")
         self.table.setHorizontalHeaderLabels(["Input", "Output"])
@@ -97,18 +84,13 @@ class ExamplesPage(RungPage):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setMinimumHeight(220)
         e.addWidget(self.table, 1)
-        rows = QHBoxLayout()
         self.add_row = QPushButton("Add example")
         self.remove_row = QPushButton("Remove selected")
         self.save_set = QPushButton("Save set")
         self.save_set.setObjectName("saveSet")
         self.set_status = QLabel()
         self.set_status.setObjectName("hint")
-        rows.addWidget(self.add_row)
-        rows.addWidget(self.remove_row)
-        rows.addWidget(self.set_status, 1)
-        rows.addWidget(self.save_set)
-        e.addLayout(rows)
+        e.addLayout(button_row(self.add_row, self.remove_row, (self.set_status, 1), self.save_set))
         self.empty = QLabel(
             "No example sets yet. Create one and type a few input → output pairs, or drop a "
             ".jsonl / .csv file (columns input, output) onto this page."
@@ -137,7 +119,7 @@ class ExamplesPage(RungPage):
 
     def refresh(self) -> None:
         d = self.state.draft
-        names = self.engine.examples.names()
+        names = self.engine.list_example_sets()
         for w in (self.attach, self.set_picker, self.all_examples, self.similar, self.k):
             w.blockSignals(True)
         self.set_picker.clear()
@@ -170,7 +152,7 @@ class ExamplesPage(RungPage):
 
     def _load_set(self) -> None:
         name = self.editing.currentText()
-        examples = self.engine.examples.get(name) if name else []
+        examples = self.engine.get_example_set(name) if name else []
         self.table.blockSignals(True)
         self.table.setRowCount(0)
         for ex in examples:
@@ -212,12 +194,12 @@ class ExamplesPage(RungPage):
     def _save_set(self) -> None:
         name = self.editing.currentText()
         examples = self.table_examples()
-        self.engine.examples.replace(name, examples)
+        self.engine.replace_examples(name, examples)
         self.set_status.setText(f"Saved · {len(examples)} examples")
         self.state.changed.emit()
 
     def _new_set(self) -> None:
-        if name := create_named(self, "New example set", self.engine.examples.create):
+        if name := create_named(self, "New example set", self.engine.create_example_set):
             self.refresh()
             self.editing.setCurrentText(name)
 
@@ -225,7 +207,7 @@ class ExamplesPage(RungPage):
         """Import a .jsonl/.csv (from the dialog or a drop) into a set named after the file."""
         name = name or path.stem
         try:
-            n = self.engine.examples.import_file(name, path)
+            n = self.engine.import_examples(path, name)
         except TailorError as exc:
             show_error(self, exc)
             return
@@ -248,7 +230,7 @@ class ExamplesPage(RungPage):
         )
         if path:
             try:
-                n = self.engine.examples.export_file(name, Path(path))
+                n = self.engine.export_examples(name, Path(path))
             except (TailorError, OSError) as exc:
                 show_error(self, exc)
                 return
@@ -258,7 +240,7 @@ class ExamplesPage(RungPage):
         name = self.editing.currentText()
         answer = QMessageBox.question(self, "Delete example set", f"Delete '{name}'?")
         if answer == QMessageBox.StandardButton.Yes:
-            self.engine.examples.delete(name)
+            self.engine.delete_example_set(name)
             if self.state.draft and self.state.draft.example_set == name:
                 self.state.update(example_set=None)
             self.refresh()

@@ -30,7 +30,8 @@ from desktop.pages.base import RungPage, create_named, fill_combo
 from desktop.state import AssistantState
 from desktop.worker import Job
 from engine.errors import TailorError
-from engine.knowledge.indexing import IndexProgress
+from engine.events import Progress
+from engine.types import IndexStats, KnowledgeStatus
 
 
 class KnowledgePage(RungPage):
@@ -50,7 +51,13 @@ class KnowledgePage(RungPage):
         self.job: Job | None = None
         self.job_kb = ""
         self.queue: list[str] = []
-        self.watcher = None
+        # Each knowledge base's folder watcher while the window follows folders, and the
+        # number of the latest request to set one up (an older one arriving later is dropped).
+        self.watches: dict[str, object] = {}
+        self.watch_requests: dict[str, int] = {}
+        self.watch_count = 0
+        self.watching = False
+        self.status_job: Job | None = None
 
         use = QGroupBox("This assistant")
         u = QVBoxLayout(use)
@@ -158,30 +165,48 @@ class KnowledgePage(RungPage):
 
     def start_watching(self) -> None:
         """Follow every knowledge base's folders while the window is open."""
-        from engine.knowledge.watch import FolderWatcher
+        self.watching = True
+        self._watch(self.engine.list_knowledge_bases())
 
-        if self.watcher is None:
-            # Nothing in the workspace counts as a change: a folder that contains it would
-            # otherwise re-index after each write of the index itself.
-            self.watcher = FolderWatcher(
-                self.changed_on_disk.emit, workspace=self.engine.workspace.home
-            )
-        for name in self.engine.knowledge.names():
-            self._watch(name)
+    def _watch(self, names: list[str]) -> None:
+        """Follow the folders of ``names`` (again, after a folder was added), off the Qt
+        thread: setting a watch up walks the folder's tree."""
+        if not self.watching or not names:
+            return
+        engine, emit = self.engine, self.changed_on_disk.emit
+        self.watch_count += 1
+        number = self.watch_count
+        self.watch_requests.update(dict.fromkeys(names, number))
+        old = [self.watches.pop(name) for name in names if name in self.watches]
 
-    def _watch(self, name: str) -> None:
-        for folder, why in self.watcher.watch(name, self.engine.knowledge.roots(name)):
-            self.status_message.emit(f"{folder} is not followed: {why}")
+        def work(_cancel):
+            for watch in old:
+                watch.stop()
+            return [(name, engine.watch(name, emit)) for name in names]
+
+        job = Job(work, self, "Following folders")
+        job.succeeded.connect(lambda watches: self._watching(watches, number))
+        job.start()
+
+    def _watching(self, watches: list, number: int) -> None:
+        for name, watch in watches:
+            if not self.watching or self.watch_requests.get(name) != number:
+                watch.stop()  # stopped, deleted or set up again since
+                continue
+            self.watches[name] = watch
+            for folder, why in watch.problems:
+                self.status_message.emit(f"{folder} is not followed: {why}")
 
     def stop_watching(self) -> None:
-        if self.watcher is not None:
-            self.watcher.stop()
-            self.watcher = None
+        self.watching = False
+        for watch in self.watches.values():
+            watch.stop()
+        self.watches.clear()
 
     # -- the assistant's use -----------------------------------------------------------------
 
     def refresh(self) -> None:
-        names = self.engine.knowledge.names()
+        names = self.engine.list_knowledge_bases()
         d = self.state.draft
         for w in (self.attach, self.kb_picker, self.k):
             w.blockSignals(True)
@@ -210,15 +235,27 @@ class KnowledgePage(RungPage):
     # -- knowledge bases ---------------------------------------------------------------------
 
     def show_status(self) -> None:
+        """Show the chosen knowledge base's folders, counts and failures; the status is read
+        off the Qt thread (it looks at every folder, some perhaps on a slow drive)."""
         name = self.editing.currentText()
         has = bool(name)
         for w in (self.add_folder, self.reindex, self.delete_kb, self.apply_settings):
             w.setEnabled(has and self.job is None)
-        self.failures.clear()
         if not has:
+            self.status_job = None
+            self.failures.clear()
             self.summary.setText("No knowledge bases yet.")
             return
-        s = self.engine.knowledge.status(name)
+        engine = self.engine
+        job = Job(lambda _cancel: engine.knowledge_base_status(name), self, "Knowledge base")
+        self.status_job = job
+        # Only the latest answer counts: the choice may have changed while it was read.
+        job.succeeded.connect(lambda s: job is self.status_job and self._show_status(s))
+        job.failed.connect(lambda exc: job is self.status_job and show_error(self, exc))
+        job.start()
+
+    def _show_status(self, s: KnowledgeStatus) -> None:
+        self.failures.clear()
         missing = dict(s.unavailable)
         folders = (
             "<br>".join(
@@ -237,7 +274,7 @@ class KnowledgePage(RungPage):
         if s.indexing and self.job is None:
             extra += " · being indexed by another Tailor process"
         self.summary.setText(
-            f"<b>{html.escape(name)}</b>: {s.files:,} files, {s.chunks:,} chunks{extra}"
+            f"<b>{html.escape(s.name)}</b>: {s.files:,} files, {s.chunks:,} chunks{extra}"
             f"<br>{folders}"
         )
         for path, reason in s.skipped + s.failed:
@@ -248,7 +285,7 @@ class KnowledgePage(RungPage):
         self.overlap.setValue(s.config.chunk_overlap)
 
     def _new_kb(self) -> None:
-        if name := create_named(self, "New knowledge base", self.engine.knowledge.create):
+        if name := create_named(self, "New knowledge base", self.engine.create_knowledge_base):
             self.refresh()
             self.editing.setCurrentText(name)
 
@@ -262,24 +299,23 @@ class KnowledgePage(RungPage):
         if not kb:
             kb = paths[0].name if paths[0].is_dir() else paths[0].parent.name
             base, n = kb or "Documents", 2
-            while kb in self.engine.knowledge.names():
+            while kb in self.engine.list_knowledge_bases():
                 kb, n = f"{base} {n}", n + 1
-            self.engine.knowledge.create(kb)
+            self.engine.create_knowledge_base(kb)
         try:
-            self.engine.knowledge.add_roots(kb, paths)
+            self.engine.add_folders(kb, paths)
         except TailorError as exc:
             show_error(self, exc)
             return
         self.refresh()
         self.editing.setCurrentText(kb)
-        if self.watcher is not None:
-            self._watch(kb)
+        self._watch([kb])
         self.start_indexing(kb)
 
     def _apply_settings(self) -> None:
         name = self.editing.currentText()
         try:
-            self.engine.knowledge.configure(
+            self.engine.configure_knowledge_base(
                 name, chunk_tokens=self.chunk_tokens.value(), chunk_overlap=self.overlap.value()
             )
         except TailorError as exc:
@@ -292,13 +328,32 @@ class KnowledgePage(RungPage):
         answer = QMessageBox.question(
             self, "Delete knowledge base", f"Delete '{name}' and its index? Your files stay."
         )
-        if answer == QMessageBox.StandardButton.Yes:
-            if self.watcher is not None:
-                self.watcher.unwatch(name)
-            self.engine.knowledge.delete(name)
-            if self.state.draft and self.state.draft.knowledge_base == name:
-                self.state.update(knowledge_base=None)
-            self.refresh()
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        engine, watch = self.engine, self.watches.pop(name, None)
+        self.watch_requests.pop(name, None)
+
+        def work(_cancel):
+            if watch is not None:
+                watch.stop()
+            engine.delete_knowledge_base(name)
+
+        job = Job(work, self, "Delete knowledge base")
+        job.succeeded.connect(lambda _result: self._deleted(name))
+        job.failed.connect(lambda exc: self._not_deleted(name, exc))
+        self.delete_kb.setEnabled(False)
+        job.start()
+
+    def _deleted(self, name: str) -> None:
+        if self.state.draft and self.state.draft.knowledge_base == name:
+            self.state.update(knowledge_base=None)
+        self.refresh()
+
+    def _not_deleted(self, name: str, error: BaseException) -> None:
+        """Refused (another process is indexing it): it is still there, and followed again."""
+        show_error(self, error, "Delete knowledge base")
+        self._watch([name])
+        self.show_status()
 
     # -- indexing ----------------------------------------------------------------------------
 
@@ -311,8 +366,10 @@ class KnowledgePage(RungPage):
             return
         engine = self.engine
         self.job_kb = name
-        self.job = Job(lambda cancel: engine.knowledge.index(name, cancel), self, "Indexing")
+        self.job = Job(lambda cancel: engine.index(name, cancel=cancel), self, "Indexing")
         self.job.event.connect(self._on_progress)
+        self.job.succeeded.connect(self._on_indexed)
+        self.job.cancelled.connect(self._on_cancelled)
         self.job.finished.connect(self._on_finished)
         self._set_running(True)
         self.progress.setRange(0, 0)
@@ -324,40 +381,48 @@ class KnowledgePage(RungPage):
             self.job.cancel()
             self.queue.clear()
 
-    def _on_progress(self, p: IndexProgress) -> None:
+    def _say(self, text: str) -> None:
+        self.progress_label.setText(text)
+        self.status_message.emit(text)
+
+    def _on_progress(self, p: Progress) -> None:
         if p.phase == "indexing":
-            self.progress.setRange(0, max(p.files_total, 1))
-            self.progress.setValue(p.files_done)
+            self.progress.setRange(0, max(p.total, 1))
+            self.progress.setValue(p.done)
             eta = f" · about {p.eta_s:.0f} s left" if p.eta_s else ""
             text = (
-                f"Indexing “{self.job_kb}”: {p.files_done:,}/{p.files_total:,} files · "
-                f"{p.chunks:,} chunks · {p.chunks_per_s:.0f} chunks/s{eta}"
+                f"Indexing “{self.job_kb}”: {p.done:,}/{p.total:,} files · "
+                f"{p.detail.chunks:,} chunks · {p.detail.chunks_per_s:.0f} chunks/s{eta}"
             )
         elif p.phase == "finishing":
             self.progress.setRange(0, 0)
             text = f"Finishing “{self.job_kb}”: building the search index…"
-        elif p.phase == "done":
-            self.progress.setRange(0, 1)
-            self.progress.setValue(1)
-            text = (
-                f"“{self.job_kb}” is up to date: {p.files_done:,} file(s) indexed, "
-                f"{p.unchanged:,} unchanged, {p.removed:,} removed, {len(p.failed)} not indexed."
-            )
-            if p.unavailable:
-                roots = ", ".join(root for root, _why in p.unavailable)
-                text += f" Unavailable, kept as indexed: {roots}."
         elif p.phase == "waiting":
             self.progress.setRange(0, 0)
             text = (
                 f"“{self.job_kb}” is being indexed by another Tailor process; "
                 "waiting for it to finish…"
             )
-        elif p.phase == "cancelled":
-            text = f"Cancelled. {p.files_done:,} file(s) were indexed; Re-index resumes."
         else:
             text = f"Scanning “{self.job_kb}”…"
-        self.progress_label.setText(text)
-        self.status_message.emit(text)
+        self._say(text)
+
+    def _on_indexed(self, stats: IndexStats) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        text = (
+            f"“{self.job_kb}” is up to date: {stats.files_done:,} file(s) indexed, "
+            f"{stats.unchanged:,} unchanged, {stats.removed:,} removed, "
+            f"{len(stats.failed)} not indexed."
+        )
+        if stats.unavailable:
+            roots = ", ".join(root for root, _why in stats.unavailable)
+            text += f" Unavailable, kept as indexed: {roots}."
+        self._say(text)
+
+    def _on_cancelled(self, stats: IndexStats | None) -> None:
+        done = stats.files_done if stats is not None else 0
+        self._say(f"Cancelled. {done:,} file(s) were indexed; Re-index resumes.")
 
     def _on_finished(self) -> None:
         self.job = None

@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -20,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
-from desktop.pages.base import page_header
+from desktop.pages.base import button_row, page_header
 from desktop.worker import Job
 from engine.api import Engine
 
@@ -43,7 +42,6 @@ class ModelsPage(QWidget):
                 "button, or drop a .gguf file anywhere on the window.",
             )
         )
-        bar = QHBoxLayout()
         self.import_button = QPushButton("Import GGUF…")
         self.import_button.setObjectName("importModel")
         self.import_button.setToolTip("Import a model file (Ctrl+I)")
@@ -51,10 +49,7 @@ class ModelsPage(QWidget):
         self.status = QLabel()
         self.status.setObjectName("hint")
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # it shows file and model names
-        bar.addWidget(self.import_button)
-        bar.addWidget(self.remove_button)
-        bar.addWidget(self.status, 1)
-        layout.addLayout(bar)
+        layout.addLayout(button_row(self.import_button, self.remove_button, (self.status, 1)))
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("modelsTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -78,7 +73,7 @@ class ModelsPage(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        models = self.engine.models.list()
+        models = self.engine.list_models()
         self.table.setRowCount(len(models))
         for row, m in enumerate(models):
             i = m.info
@@ -109,7 +104,7 @@ class ModelsPage(QWidget):
             self.details.setText("")
             self.remove_button.setEnabled(False)
             return
-        m = self.engine.models.get(name)
+        m = self.engine.get_model(name)
         self.remove_button.setEnabled(not m.bundled)
         # The name comes from the file's own metadata: text, never markup (a GGUF's
         # general.name could otherwise pull an image or a link into the window).
@@ -131,7 +126,7 @@ class ModelsPage(QWidget):
         self.status.setText(f"Importing {path.name}…")
         self.import_button.setEnabled(False)
         engine = self.engine
-        self._job = Job(lambda _cancel: engine.models.import_file(path), self)
+        self._job = Job(lambda _cancel: engine.import_model(path), self)
         self._job.succeeded.connect(lambda m: self.status.setText(f"Imported {m.name}."))
         self._job.failed.connect(self._import_failed)
         self._job.finished.connect(self._import_done)
@@ -151,7 +146,7 @@ class ModelsPage(QWidget):
         name = self._selected()
         if name:
             try:
-                self.engine.models.remove(name)
+                self.engine.remove_model(name)
             except Exception as exc:
                 show_error(self, exc)
             self.refresh()

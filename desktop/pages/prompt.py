@@ -6,14 +6,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
 )
 
-from desktop.pages.base import RungPage
+from desktop.pages.base import RungPage, button_row
 from desktop.state import AssistantState
 
 
@@ -61,13 +60,10 @@ class PromptPage(RungPage):
         self.history_button.setObjectName("historyButton")
         self.dirty_label = QLabel()
         self.dirty_label.setObjectName("dirtyLabel")
-        row = QHBoxLayout()
-        row.addWidget(self.save_button)
-        row.addWidget(self.discard_button)
-        row.addStretch(1)
-        row.addWidget(self.history_button)
         self.config_layout.addWidget(self.dirty_label)
-        self.config_layout.addLayout(row)
+        self.config_layout.addLayout(
+            button_row(self.save_button, self.discard_button, None, self.history_button)
+        )
         self.config_layout.addStretch(1)
 
         self.model.activated.connect(lambda _i: state.update(model=self.model.currentData()))
@@ -83,7 +79,7 @@ class PromptPage(RungPage):
     def refresh_models(self) -> None:
         self.model.blockSignals(True)
         self.model.clear()
-        for m in self.state.engine.models.list():
+        for m in self.state.engine.list_models():
             self.model.addItem(
                 f"{m.name}  ·  {m.info.parameters_label} {m.info.quantization}", m.name
             )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -13,7 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
-from desktop.pages.base import page_header
+from desktop.pages.base import button_row, page_header
 from engine.api import Engine
 from engine.errors import TailorError
 
@@ -46,7 +45,7 @@ class SettingsPage(QWidget):
         form.addRow("Context window", self.context)
         for spin in (self.threads, self.gpu_layers, self.context):
             spin.setMaximumWidth(180)
-        form.addRow("Workspace", QLabel(str(engine.workspace.home)))
+        form.addRow("Workspace", QLabel(str(engine.home)))
         form.addRow("Appearance", QLabel("Follows the system's light or dark theme."))
         form.addRow("Network", QLabel("None: every model and file stays on this machine."))
         layout.addLayout(form)
@@ -54,10 +53,7 @@ class SettingsPage(QWidget):
         self.save.setObjectName("applySettings")
         self.saved = QLabel()
         self.saved.setObjectName("hint")
-        row = QHBoxLayout()
-        row.addWidget(self.save)
-        row.addWidget(self.saved, 1)
-        layout.addLayout(row)
+        layout.addLayout(button_row(self.save, (self.saved, 1)))
         layout.addStretch(1)
         self.save.clicked.connect(self._save)
 

@@ -25,10 +25,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
+from desktop.pages.base import button_row
 from desktop.state import AssistantState
 from desktop.worker import Job
-from engine.api import Loading, RaftAnswer, Reply, TokenEvent
-from engine.models.runtime import GenerationStats
+from engine.events import Loading, Reply, TokenEvent
+from engine.types import GenerationStats, RaftAnswer, source_label
 
 
 class PromptInspector(QDialog):
@@ -145,8 +146,6 @@ class MessageBubble(QFrame):
         if raft is not None:
             self._fold_reasoning(raft, sources)
         if sources:
-            from engine.knowledge.answering import source_label
-
             rows = []
             for src in sources:
                 passage = html.escape(" ".join(src["text"].split())[:280])
@@ -237,13 +236,9 @@ class ChatPanel(QWidget):
         self.conversations.setMinimumWidth(220)
         self.new_chat = QPushButton("New chat")
         self.new_chat.setToolTip("Start a new conversation (Ctrl+N)")
-        top = QHBoxLayout()
         title = QLabel("Chat")
         title.setObjectName("sectionTitle")
-        top.addWidget(title)
-        top.addStretch(1)
-        top.addWidget(self.conversations, 2)
-        top.addWidget(self.new_chat)
+        top = button_row(title, None, (self.conversations, 2), self.new_chat)
 
         self.transcript = QWidget()
         self.transcript.setObjectName("transcript")
@@ -313,7 +308,7 @@ class ChatPanel(QWidget):
             self.refresh_conversations(select_latest=True)
 
     def refresh_conversations(self, select_latest: bool = False) -> None:
-        items = self.engine.conversations.list(self.state.name)
+        items = self.engine.list_conversations(self.state.name)
         self.conversations.blockSignals(True)
         self.conversations.clear()
         for c in items:
@@ -340,7 +335,7 @@ class ChatPanel(QWidget):
         while self.lines.count() > 2:
             item = self.lines.takeAt(1)
             item.widget().deleteLater()
-        messages = self.engine.conversations.messages(cid) if cid is not None else []
+        messages = self.engine.conversation_messages(cid) if cid is not None else []
         for m in messages:
             bubble = self._add_bubble(m.role, m.content)
             if m.role == "assistant" and m.stats:
@@ -366,7 +361,7 @@ class ChatPanel(QWidget):
         if not text or self.busy or self.state.draft is None:
             return
         if self.conversation_id is None:
-            self.conversation_id = self.engine.conversations.create(self.state.name).id
+            self.conversation_id = self.engine.create_conversation(self.state.name).id
         self.input.clear()
         self._add_bubble("user", text)
         self._bubble = self._add_bubble("assistant", "")
@@ -385,6 +380,9 @@ class ChatPanel(QWidget):
 
         self.job = Job(work, self)
         self.job.event.connect(self._on_event)
+        self.job.succeeded.connect(self._on_reply)
+        # A stopped reply keeps what was written so far: shown as it ends, marked "stopped".
+        self.job.cancelled.connect(self._on_reply)
         self.job.failed.connect(self._on_failed)
         self.job.finished.connect(self._on_finished)
         self._set_busy(True)
@@ -404,17 +402,21 @@ class ChatPanel(QWidget):
             if not self._bubble.body.text():
                 self._bubble.stats.setText("")
             self._bubble.append(event.text)
-        elif isinstance(event, Reply):
-            version = None
-            if self.state.saved and self.state.draft == self.state.saved.config:
-                version = self.state.saved.version
-            self._bubble.finish(
-                event.stats.to_dict(),
-                {"messages": event.messages, "rendered": event.prompt, "sources": event.sources},
-                version,
-                event.raft,
-            )
-            self.status.emit(f"{event.stats.tokens_per_s:.1f} tokens/s")
+
+    def _on_reply(self, reply: Reply | None) -> None:
+        """The reply, finished or stopped (None when stopped before it began)."""
+        if self._bubble is None or reply is None:
+            return
+        version = None
+        if self.state.saved and self.state.draft == self.state.saved.config:
+            version = self.state.saved.version
+        self._bubble.finish(
+            reply.stats.to_dict(),
+            {"messages": reply.messages, "rendered": reply.prompt, "sources": reply.sources},
+            version,
+            reply.raft,
+        )
+        self.status.emit(f"{reply.stats.tokens_per_s:.1f} tokens/s")
 
     def _on_failed(self, error: Exception) -> None:
         if self._bubble is not None:

@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 
 from engine.cli.common import engine_of
+from engine.events import Loading, TokenEvent, run
+from engine.types import DEFAULT_MODEL_NAME, source_label, validate_config
 
 
 @click.command()
@@ -23,28 +25,29 @@ from engine.cli.common import engine_of
 @click.pass_context
 def chat(ctx, message, assistant, model, system, seed, adapter, stats) -> None:
     """Send MESSAGE and stream the reply to stdout."""
-    from engine.api import Loading, Reply, TokenEvent
 
-    for event in engine_of(ctx).chat(
-        message, assistant=assistant, model=model, system=system, seed=seed, adapter=adapter
-    ):
+    def show(event) -> None:
         if isinstance(event, TokenEvent):
             click.echo(event.text, nl=False)
             sys.stdout.flush()
         elif isinstance(event, Loading):
             click.echo(f"Loading {event.model}…", err=True)
-        elif isinstance(event, Reply):
-            click.echo()
-            if event.sources:
-                from engine.knowledge.answering import source_label
 
-                click.echo("\nSources:")
-                for s in event.sources:
-                    snippet = " ".join(s["text"].split())[:120]
-                    click.echo(f"  [{s['n']}] {source_label(s)}  ({s['source']})")
-                    click.echo(f"      {snippet}…")
-            if stats:
-                click.echo(event.stats.summary(), err=True)
+    reply = run(
+        engine_of(ctx).chat(
+            message, assistant=assistant, model=model, system=system, seed=seed, adapter=adapter
+        ),
+        show,
+    )
+    click.echo()
+    if reply.sources:
+        click.echo("\nSources:")
+        for s in reply.sources:
+            snippet = " ".join(s["text"].split())[:120]
+            click.echo(f"  [{s['n']}] {source_label(s)}  ({s['source']})")
+            click.echo(f"      {snippet}…")
+    if stats:
+        click.echo(reply.stats.summary(), err=True)
 
 
 def _assistant_options(f):
@@ -107,13 +110,9 @@ def assistants() -> None:
 @click.pass_context
 def assistants_create(ctx, name, no_examples, no_kb, no_adapter, note, **options) -> None:
     """Create an assistant (version 1)."""
-    from engine.assistants import validate_config
-
-    engine = engine_of(ctx)
     changes = {k: v for k, v in _changes(**options).items() if v is not None}
-    changes.setdefault("model", engine.models.ensure_bundled().name)
-    _check_references(engine, changes, changes["model"])
-    v = engine.assistants.create(name, validate_config(changes), note or "Created")
+    changes.setdefault("model", DEFAULT_MODEL_NAME)
+    v = engine_of(ctx).create_assistant(name, validate_config(changes), note or "Created")
     click.echo(f"Created {name} {v.label}.")
 
 
@@ -124,18 +123,14 @@ def assistants_create(ctx, name, no_examples, no_kb, no_adapter, note, **options
 def assistants_edit(ctx, name, no_examples, no_kb, no_adapter, note, **options) -> None:
     """Change an assistant; each edit is a new version."""
     engine = engine_of(ctx)
-    changes = _changes(**options)
-    before = engine.assistants.current(name)
-    _check_references(engine, changes, changes["model"] or before.config.model)
-    if not changes["adapter"] and not no_adapter and changes["model"] and before.config.adapter:
-        _check_references(engine, {"adapter": before.config.adapter}, changes["model"])
-    v = engine.assistants.edit(
+    before = engine.get_assistant(name)
+    v = engine.edit_assistant(
         name,
         note=note,
         detach_examples=no_examples,
         detach_kb=no_kb,
         detach_adapter=no_adapter,
-        **changes,
+        **_changes(**options),
     )
     if v.version == before.version:
         click.echo(f"No change: {name} stays at {v.label}.")
@@ -143,24 +138,13 @@ def assistants_edit(ctx, name, no_examples, no_kb, no_adapter, note, **options) 
         click.echo(f"Saved {name} {v.label}.")
 
 
-def _check_references(engine, changes: dict, model: str) -> None:
-    if changes.get("model"):
-        engine.models.get(changes["model"])
-    if changes.get("adapter"):
-        engine.load_options(model, changes["adapter"])  # refuses an adapter of another base
-    if changes.get("example_set"):
-        engine.examples.get(changes["example_set"])
-    if changes.get("knowledge_base"):
-        engine.knowledge.config(changes["knowledge_base"])
-
-
 @assistants.command("list")
 @click.pass_context
 def assistants_list(ctx) -> None:
     """List assistants with their current version and level."""
     engine = engine_of(ctx)
-    for name in engine.assistants.names():
-        v = engine.assistants.current(name)
+    for name in engine.list_assistants():
+        v = engine.get_assistant(name)
         click.echo(f"{name:32} {v.label:20} {v.config.model}")
 
 
@@ -170,7 +154,7 @@ def assistants_list(ctx) -> None:
 @click.pass_context
 def assistants_show(ctx, name, version) -> None:
     """Show an assistant's configuration."""
-    v = engine_of(ctx).assistants.get(name, version)
+    v = engine_of(ctx).get_assistant(name, version)
     click.echo(f"# {name} {v.label} · {v.created_at} · {v.note}")
     click.echo(v.config.as_yaml(), nl=False)
 
@@ -180,7 +164,7 @@ def assistants_show(ctx, name, version) -> None:
 @click.pass_context
 def assistants_history(ctx, name) -> None:
     """List every version, newest first."""
-    for v in engine_of(ctx).assistants.history(name):
+    for v in engine_of(ctx).assistant_history(name):
         click.echo(f"v{v.version:<4} {v.level_label:13}  {v.created_at}  {v.note}")
 
 
@@ -191,7 +175,7 @@ def assistants_history(ctx, name) -> None:
 @click.pass_context
 def assistants_diff(ctx, name, a, b) -> None:
     """Show what changed from version A to version B."""
-    lines = engine_of(ctx).assistants.diff(name, a, b)
+    lines = engine_of(ctx).assistant_diff(name, a, b)
     click.echo("\n".join(lines) if lines else f"v{a} and v{b} are identical.")
 
 
@@ -201,7 +185,7 @@ def assistants_diff(ctx, name, a, b) -> None:
 @click.pass_context
 def assistants_revert(ctx, name, version) -> None:
     """Make an old version current again (saved as a new version)."""
-    v = engine_of(ctx).assistants.revert(name, version)
+    v = engine_of(ctx).revert_assistant(name, version)
     click.echo(f"{name} is now {v.label} (the configuration of v{version}).")
 
 
@@ -216,7 +200,7 @@ def examples() -> None:
 @click.pass_context
 def examples_import(ctx, name, file) -> None:
     """Import FILE (.jsonl or .csv with input/output) into set NAME (created or appended)."""
-    n = engine_of(ctx).examples.import_file(name, file)
+    n = engine_of(ctx).import_examples(file, name)
     click.echo(f"Imported {n} examples into {name}.")
 
 
@@ -226,7 +210,7 @@ def examples_import(ctx, name, file) -> None:
 @click.pass_context
 def examples_export(ctx, name, file) -> None:
     """Write set NAME to FILE (.jsonl or .csv)."""
-    n = engine_of(ctx).examples.export_file(name, file)
+    n = engine_of(ctx).export_examples(name, file)
     click.echo(f"Wrote {n} examples to {file}.")
 
 
@@ -234,7 +218,7 @@ def examples_export(ctx, name, file) -> None:
 @click.pass_context
 def examples_list(ctx) -> None:
     """List example sets."""
-    for name, n in engine_of(ctx).examples.counts().items():
+    for name, n in engine_of(ctx).example_counts().items():
         click.echo(f"{name:32} {n} examples")
 
 
@@ -243,5 +227,5 @@ def examples_list(ctx) -> None:
 @click.pass_context
 def examples_show(ctx, name) -> None:
     """Print a set's examples as JSON lines."""
-    for e in engine_of(ctx).examples.get(name):
+    for e in engine_of(ctx).get_example_set(name):
         click.echo(json.dumps({"input": e.input, "output": e.output}, ensure_ascii=False))

@@ -8,8 +8,22 @@ from pathlib import Path
 import click
 
 from engine.cli.common import advice, engine_of
-from engine.cli.progress import Printer
+from engine.cli.progress import Printer, follow
 from engine.errors import NotFound
+from engine.events import Progress
+from engine.types import (
+    METRIC,
+    METRICS,
+    Answers,
+    Case,
+    Target,
+    format_cell,
+    format_change,
+    format_value,
+    from_answers,
+    validate_run_options,
+    write_cases_file,
+)
 
 
 @click.group("eval")
@@ -23,7 +37,7 @@ def evaluate() -> None:
 @click.pass_context
 def eval_import(ctx, name, file) -> None:
     """Import FILE (.jsonl, .csv, or SQuAD .json) as set NAME (a new version if it exists)."""
-    v = engine_of(ctx).eval_sets.import_file(name, file)
+    v = engine_of(ctx).import_eval_set(file, name)
     click.echo(f"{v.label}: {len(v.cases)} cases.")
 
 
@@ -33,8 +47,7 @@ def eval_import(ctx, name, file) -> None:
 @click.pass_context
 def eval_from_examples(ctx, name, example_set) -> None:
     """Make set NAME from an example set (each example's output is the reference)."""
-    engine = engine_of(ctx)
-    v = engine.eval_sets.from_examples(name, engine.examples.get(example_set))
+    v = engine_of(ctx).eval_set_from_examples(name, example_set)
     click.echo(f"{v.label}: {len(v.cases)} cases.")
 
 
@@ -46,8 +59,7 @@ def eval_from_examples(ctx, name, example_set) -> None:
 def eval_from_dataset(ctx, name, dataset, fraction) -> None:
     """Make set NAME from the held-out split of a fine-tuning dataset (the rows training with
     the same --validation fraction does not see)."""
-    engine = engine_of(ctx)
-    v = engine.eval_sets.from_dataset(name, engine.datasets.get(dataset), fraction)
+    v = engine_of(ctx).eval_set_from_dataset(name, dataset, fraction)
     click.echo(f"{v.label}: {len(v.cases)} cases.")
 
 
@@ -61,36 +73,24 @@ def eval_from_dataset(ctx, name, dataset, fraction) -> None:
 def eval_generate(ctx, file, kb, count, model, seed) -> None:
     """Write draft cases about sampled passages of a knowledge base to FILE (.jsonl) for you to
     review and edit; then `tailor eval import NAME FILE`."""
-    from engine import bundled
-    from engine.evaluation.sets import Case, write_file
-    from engine.synthetic import write_questions
-
-    engine = engine_of(ctx)
-    passages = engine.knowledge.sample(kb, count, seed)
-    last = None
-    with Printer() as printer:
-        writer = model or bundled.DEFAULT_MODEL_NAME
-        for last in write_questions(engine, passages, writer, seed=seed):
-            printer.update(
-                f"{last.done}/{last.total} passages · {len(last.drafts)} questions",
-                done=last.done,
-                total=last.total,
-            )
-    drafts = last.drafts if last else []
-    write_file(
-        [Case(f"g{i + 1}", d.question, (d.answer,), (d.source,)) for i, d in enumerate(drafts)],
+    made = follow(
+        engine_of(ctx).write_questions(kb, count, model=model, seed=seed),
+        lambda printer, p: printer.update(p.label, p.phase, p.done, p.total, p.eta_s),
+    )
+    write_cases_file(
+        [
+            Case(f"g{i + 1}", d.question, (d.answer,), (d.source,))
+            for i, d in enumerate(made.drafts)
+        ],
         file,
     )
     click.echo(
-        f"Wrote {len(drafts)} draft cases to {file} ({last.rejected if last else 0} passages gave "
+        f"Wrote {len(made.drafts)} draft cases to {file} ({made.rejected} passages gave "
         "no usable question). Review them, then: tailor eval import NAME " + str(file)
     )
 
 
 def _print_scoreboard(rows) -> None:
-    from engine.evaluation.formatting import format_cell
-    from engine.evaluation.runs import METRICS
-
     shown = [x for x in METRICS if any(x.key in r["metrics"] for r in rows)]
     width = max([len(r["label"]) for r in rows] + [13])
     click.echo(
@@ -104,21 +104,21 @@ def _print_scoreboard(rows) -> None:
 def _check_run(engine, run_id: int) -> None:
     """Refuse an unknown run number, saying where the numbers are listed."""
     with advice(NotFound, "`tailor eval list` shows the runs."):
-        engine.evals.get(run_id)
+        engine.get_eval_run(run_id)
 
 
 def follow_run(engine, run_id: int, as_json: bool) -> None:
     """Run (or finish) evaluation run ``run_id`` with its progress on stderr, then print its
     scoreboard and the advisor's reading, or one JSON line per result."""
-    from engine.evaluation.advisor import from_scoreboard
 
-    with Printer() as printer:
-        for p in engine.evals.run(run_id):
-            printer.update(
-                f"{p.phase} {p.done}/{p.total} · {p.label}", p.phase, p.done, p.total, p.eta_s
-            )
+    def show(printer: Printer, p: Progress) -> None:
+        printer.update(
+            f"{p.phase} {p.done}/{p.total} · {p.label}", p.phase, p.done, p.total, p.eta_s
+        )
+
+    follow(engine.evaluate(run_id), show)
     if as_json:
-        for r in engine.evals.results(run_id):
+        for r in engine.eval_results(run_id):
             click.echo(
                 json.dumps(
                     {
@@ -141,12 +141,14 @@ def follow_run(engine, run_id: int, as_json: bool) -> None:
                 )
             )
         return
-    board = engine.evals.scoreboard(run_id)
     click.echo(f"Run {run_id}:")
+    _print_scoreboard_and_advice(engine, run_id)
+
+
+def _print_scoreboard_and_advice(engine, run_id: int) -> None:
+    board = engine.scoreboard(run_id)
     _print_scoreboard(board)
-    advice = from_scoreboard(
-        board, examples_available=max(engine.examples.counts().values(), default=0)
-    )
+    advice = engine.eval_advice(board)
     if advice:
         click.echo("\n" + advice.text())
 
@@ -172,10 +174,8 @@ def eval_run(
     ctx, name, assistants, as_json, judge, max_tokens, temperature, price, set_version
 ) -> None:
     """Run set NAME against one or more assistants; print the scoreboard (or --json)."""
-    from engine.evaluation.runs import Target, validate_options
-
     engine = engine_of(ctx)
-    options = validate_options(
+    options = validate_run_options(
         {
             k: v
             for k, v in {
@@ -187,7 +187,8 @@ def eval_run(
             if v is not None
         }
     )
-    run_id = engine.evals.create(name, [Target.parse(a) for a in assistants], options, set_version)
+    targets = [Target.parse(a) for a in assistants]
+    run_id = engine.create_eval_run(name, targets, options, set_version)
     click.echo(f"Run {run_id} started (resume with: tailor eval resume {run_id}).", err=True)
     follow_run(engine, run_id, as_json)
 
@@ -209,10 +210,10 @@ def eval_list(ctx) -> None:
     """List evaluation sets and runs."""
     engine = engine_of(ctx)
     click.echo("Sets:")
-    for s in engine.eval_sets.summary():
+    for s in engine.eval_set_summary():
         click.echo(f"  {s['name']:30} v{s['version']:<3} {s['cases']} cases")
     click.echo("Runs:")
-    for r in engine.evals.list():
+    for r in engine.list_eval_runs():
         click.echo(
             f"  {r['id']:>4}  {r['created_at']}  {r['set_name']} v{r['set_version']}  "
             f"{r['status']:8} {r['results']}/{r['cases'] * r['configs']}  "
@@ -226,16 +227,8 @@ def eval_list(ctx) -> None:
 def eval_show(ctx, run_id) -> None:
     """Print a run's scoreboard and the advisor's reading of it."""
     engine = engine_of(ctx)
-    from engine.evaluation.advisor import from_scoreboard
-
     _check_run(engine, run_id)
-    board = engine.evals.scoreboard(run_id)
-    _print_scoreboard(board)
-    advice = from_scoreboard(
-        board, examples_available=max(engine.examples.counts().values(), default=0)
-    )
-    if advice:
-        click.echo("\n" + advice.text())
+    _print_scoreboard_and_advice(engine, run_id)
 
 
 @evaluate.command("compare")
@@ -244,13 +237,10 @@ def eval_show(ctx, run_id) -> None:
 @click.pass_context
 def eval_compare(ctx, run_a, run_b) -> None:
     """Compare two runs: B's scoreboard with the change from A in every metric."""
-    from engine.evaluation.formatting import format_change, format_value
-    from engine.evaluation.runs import METRIC
-
     engine = engine_of(ctx)
     _check_run(engine, run_a)
     _check_run(engine, run_b)
-    for row in engine.evals.compare(run_a, run_b):
+    for row in engine.compare_runs(run_a, run_b):
         a = row["a"]["label"] if row["a"] else "(no match)"
         click.echo(f"{row['b']['label']}  vs  {a}")
         for key, delta in row["delta"].items():
@@ -273,8 +263,6 @@ def eval_advise(
     no_general_knowledge, specific_format, private_documents, labelled, changing_domain, high_stakes
 ) -> None:
     """Which rung to start from, from your answers to the advisor's questions."""
-    from engine.evaluation.advisor import Answers, from_answers
-
     advice = from_answers(
         Answers(
             general_knowledge=not no_general_knowledge,

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from engine.cli.common import engine_of
-from engine.cli.progress import Printer
+from engine.cli.progress import Printer, follow
+from engine.events import Progress
 
 
 @click.group()
@@ -37,7 +38,9 @@ def _kb_options(f):
 @click.pass_context
 def kb_create(ctx, name, **options) -> None:
     """Create an empty knowledge base."""
-    engine_of(ctx).knowledge.create(name, **{k: v for k, v in options.items() if v is not None})
+    engine_of(ctx).create_knowledge_base(
+        name, **{k: v for k, v in options.items() if v is not None}
+    )
     click.echo(f"Created knowledge base {name}. Add folders with: tailor kb add {name} PATH")
 
 
@@ -47,7 +50,7 @@ def kb_create(ctx, name, **options) -> None:
 @click.pass_context
 def kb_configure(ctx, name, **options) -> None:
     """Change settings; a chunking or embedder change builds a new index on the next add."""
-    config = engine_of(ctx).knowledge.configure(name, **options)
+    config = engine_of(ctx).configure_knowledge_base(name, **options)
     click.echo(config.model_dump_json(indent=2))
 
 
@@ -59,33 +62,33 @@ def kb_add(ctx, name, paths) -> None:
     """Add folders or files to NAME and index them (again: only what changed)."""
     engine = engine_of(ctx)
     if paths:
-        engine.knowledge.add_roots(name, list(paths))
-    last = None
-    with Printer() as printer:
-        for last in engine.knowledge.index(name):
-            if last.phase == "waiting":
-                printer.note(
-                    f"{name} is being indexed by another Tailor process (the window?); "
-                    "waiting for it to finish…"
-                )
-                continue
-            printer.update(
-                f"{last.phase}: {last.files_done}/{last.files_total} files · {last.chunks} "
-                f"chunks · {last.chunks_per_s:.0f} chunks/s",
-                last.phase,
-                last.files_done,
-                last.files_total,
-                last.eta_s,
+        engine.add_folders(name, list(paths))
+
+    def show(printer: Printer, p: Progress) -> None:
+        if p.phase == "waiting":
+            printer.note(
+                f"{name} is being indexed by another Tailor process (the window?); "
+                "waiting for it to finish…"
             )
-    if last is not None:
-        click.echo(
-            f"Indexed {last.files_done} changed file(s), {last.chunks} chunks; "
-            f"{last.unchanged} unchanged, {last.removed} removed, {len(last.failed)} not indexed."
+            return
+        printer.update(
+            f"{p.phase}: {p.done}/{p.total} files · {p.detail.chunks} chunks · "
+            f"{p.detail.chunks_per_s:.0f} chunks/s",
+            p.phase,
+            p.done,
+            p.total,
+            p.eta_s,
         )
-        for path, reason in last.failed:
-            click.echo(f"  not indexed: {path}: {reason}")
-        for root, reason in last.unavailable:
-            click.echo(f"  unavailable, its files kept as indexed: {root}: {reason}")
+
+    stats = follow(engine.index(name), show)
+    click.echo(
+        f"Indexed {stats.files_done} changed file(s), {stats.chunks} chunks; "
+        f"{stats.unchanged} unchanged, {stats.removed} removed, {len(stats.failed)} not indexed."
+    )
+    for path, reason in stats.failed:
+        click.echo(f"  not indexed: {path}: {reason}")
+    for root, reason in stats.unavailable:
+        click.echo(f"  unavailable, its files kept as indexed: {root}: {reason}")
 
 
 @kb.command("status")
@@ -93,7 +96,7 @@ def kb_add(ctx, name, paths) -> None:
 @click.pass_context
 def kb_status(ctx, name) -> None:
     """Show folders, counts, settings and every file that was not indexed, with its reason."""
-    s = engine_of(ctx).knowledge.status(name)
+    s = engine_of(ctx).knowledge_base_status(name)
     click.echo(
         f"{s.name}: {s.files} files, {s.chunks} chunks"
         + (" (rebuilding)" if s.building else "")
@@ -117,8 +120,8 @@ def kb_status(ctx, name) -> None:
 def kb_list(ctx) -> None:
     """List knowledge bases."""
     engine = engine_of(ctx)
-    for name in engine.knowledge.names():
-        s = engine.knowledge.status(name)
+    for name in engine.list_knowledge_bases():
+        s = engine.knowledge_base_status(name)
         click.echo(f"{name:32} {s.files} files  {s.chunks} chunks")
 
 
@@ -151,7 +154,7 @@ def kb_search(ctx, name, query, k, as_json, queries, mode, folder, file_types) -
     else:
         raise click.UsageError("Give a QUERY or --queries FILE.")
     for qid, text in items:
-        hits = engine.knowledge.search(
+        hits = engine.search(
             name, text, k, folder=folder, file_types=list(file_types) or None, mode=mode
         )
         results = [
@@ -171,5 +174,5 @@ def kb_search(ctx, name, query, k, as_json, queries, mode, folder, file_types) -
 @click.pass_context
 def kb_delete(ctx, name) -> None:
     """Delete a knowledge base and its index (your files are not touched)."""
-    engine_of(ctx).knowledge.delete(name)
+    engine_of(ctx).delete_knowledge_base(name)
     click.echo(f"Deleted knowledge base {name}.")

@@ -20,7 +20,7 @@ def models() -> None:
 @click.pass_context
 def models_list(ctx, as_json: bool) -> None:
     """List the models in the library."""
-    for m in engine_of(ctx).models.list():
+    for m in engine_of(ctx).list_models():
         if as_json:
             click.echo(json.dumps({"name": m.name, "path": str(m.path), **m.info.to_dict()}))
         else:
@@ -38,7 +38,7 @@ def models_list(ctx, as_json: bool) -> None:
 @click.pass_context
 def models_import(ctx, path: Path, name: str | None) -> None:
     """Import a GGUF model file into the library."""
-    model = engine_of(ctx).models.import_file(path, name)
+    model = engine_of(ctx).import_model(path, name)
     click.echo(f"Imported {model.name} ({model.info.architecture}, {model.info.parameters_label}).")
 
 
@@ -47,7 +47,7 @@ def models_import(ctx, path: Path, name: str | None) -> None:
 @click.pass_context
 def models_info(ctx, name: str) -> None:
     """Show what a model's GGUF metadata says."""
-    m = engine_of(ctx).models.get(name)
+    m = engine_of(ctx).get_model(name)
     i = m.info
     for label, value in [
         ("name", m.name),
@@ -68,7 +68,7 @@ def models_info(ctx, name: str) -> None:
 @click.pass_context
 def models_remove(ctx, name: str) -> None:
     """Remove an imported model (and its copy in the workspace)."""
-    engine_of(ctx).models.remove(name)
+    engine_of(ctx).remove_model(name)
     click.echo(f"Removed {name}.")
 
 
@@ -81,7 +81,7 @@ def settings(ctx, threads, gpu_layers, context_size) -> None:
     """Show the runtime settings, or change them."""
     engine = engine_of(ctx)
     s = engine.save_settings(threads=threads, gpu_layers=gpu_layers, context_size=context_size)
-    click.echo(f"workspace     {engine.workspace.home}")
+    click.echo(f"workspace     {engine.home}")
     for key, value in s.model_dump().items():
         click.echo(f"{key:13} {value}")
     click.echo(f"gpu backend   {'yes' if engine.gpu_available() else 'no (CPU only)'}")

@@ -8,9 +8,12 @@ log of a long run stays short and a reader of the pipe still sees the count adva
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from types import TracebackType
 
 import click
+
+from engine.events import Outcome, Progress
 
 
 class Printer:
@@ -88,3 +91,29 @@ class Printer:
             self._last = (phase, done)
             return True
         return False
+
+
+def follow(
+    events: Iterator[object],
+    show: Callable[[Printer, Progress], None] | None = None,
+    other: Callable[[Printer, object], None] | None = None,
+) -> object:
+    """Run an engine operation to its end on the one printer and give its result: each
+    :class:`Progress` is shown by ``show`` (by default its label, or its phase, with the count
+    and ETA), any other event goes to ``other``; a failure is raised again and a stop raises
+    ``Cancelled``, as :func:`engine.events.run` does."""
+    with Printer() as printer:
+        for event in events:
+            if isinstance(event, Outcome):
+                return event.unwrap()
+            if isinstance(event, Progress):
+                if show is not None:
+                    show(printer, event)
+                else:
+                    text = event.label or event.phase
+                    if event.total:
+                        text = f"{text} · {event.done:,}/{event.total:,}"
+                    printer.update(text, event.phase, event.done, event.total, event.eta_s)
+            elif other is not None:
+                other(printer, event)
+    raise RuntimeError("the operation ended without an Outcome")

@@ -4,12 +4,14 @@ comparison."""
 from __future__ import annotations
 
 import shlex
+from collections import Counter
 
 import click
 
 from engine.cli.common import engine_of
 from engine.cli.evaluate import follow_run
-from engine.cli.progress import Printer
+from engine.cli.progress import follow
+from engine.types import DEFAULT_MODEL_NAME, validate_raft_options
 
 
 @click.group()
@@ -54,37 +56,28 @@ def raft_build(ctx, kb, name, questions_per_chunk, distractors, p_oracle, writer
     """Draft questions and quoted answers for the passages of a knowledge base, then save the
     RAFT dataset NAME, NAME (no documents) and the evaluation set NAME (held out). Stopped or
     killed, the same command continues where it stopped."""
-    from engine import bundled
-    from engine.raft.options import validate_options
-
     engine = engine_of(ctx)
-    options = validate_options(
+    options = validate_raft_options(
         {
             "knowledge_base": kb,
-            "writer": writer or bundled.DEFAULT_MODEL_NAME,
+            "writer": writer or DEFAULT_MODEL_NAME,
             "questions_per_chunk": questions_per_chunk,
             "distractors": distractors,
             "p_oracle": p_oracle,
             **rest,
         }
     )
-    info = engine.raft.create(name, options)
+    info = engine.create_raft_build(name, options)
     if info.done:
         click.echo(f"Continuing: {info.done}/{info.total} passages already drafted.", err=True)
-    last = None
-    with Printer() as printer:
-        for last in engine.raft.draft(name):
-            printer.update(
-                f"{last.done}/{last.total} passages · {last.kept} drafts kept · "
-                f"{last.dropped} dropped",
-                done=last.done,
-                total=last.total,
-                eta_s=last.eta,
-            )
-    drafts = engine.raft.drafts(name)
+    follow(
+        engine.draft_raft(name),
+        lambda printer, p: printer.update(p.label, p.phase, p.done, p.total, p.eta_s),
+    )
+    drafts = engine.raft_drafts(name)
     kept = [d for d in drafts if not d.problem]
     click.echo(f"{len(kept)} usable drafts, {len(drafts) - len(kept)} dropped:")
-    for reason, n in (last.reasons if last else {}).items():
+    for reason, n in Counter(d.problem for d in drafts if d.problem).items():
         click.echo(f"  {n} × {reason}")
     for d in kept[:3]:
         _print_draft(d)
@@ -94,7 +87,7 @@ def raft_build(ctx, kb, name, questions_per_chunk, distractors, p_oracle, writer
             f"tailor raft save {shlex.quote(name)}"
         )
         return
-    _raft_saved(engine.raft.save(name))
+    _raft_saved(engine.save_raft_build(name))
 
 
 def _raft_saved(info) -> None:
@@ -119,14 +112,14 @@ def _raft_saved(info) -> None:
 @click.pass_context
 def raft_save(ctx, name) -> None:
     """Save a drafted (and reviewed) build as datasets and a held-out evaluation set."""
-    _raft_saved(engine_of(ctx).raft.save(name))
+    _raft_saved(engine_of(ctx).save_raft_build(name))
 
 
 @raft.command("list")
 @click.pass_context
 def raft_list(ctx) -> None:
     """List RAFT builds."""
-    for info in engine_of(ctx).raft.list():
+    for info in engine_of(ctx).list_raft_builds():
         click.echo(f"{info.name:30} {info.options.knowledge_base:20} {info.summary}")
 
 
@@ -137,11 +130,11 @@ def raft_list(ctx) -> None:
 def raft_show(ctx, name, show_all) -> None:
     """A build's settings, state and drafts."""
     engine = engine_of(ctx)
-    info = engine.raft.get(name)
+    info = engine.get_raft_build(name)
     click.echo(f"{info.name}: {info.summary}")
     for key, value in info.options.model_dump().items():
         click.echo(f"  {key:20} {value}")
-    drafts = engine.raft.drafts(name)
+    drafts = engine.raft_drafts(name)
     for d in drafts if show_all else drafts[:5]:
         click.echo(f"- {d.problem or 'ok'}")
         _print_draft(d)
@@ -163,7 +156,7 @@ def raft_compare(ctx, name, adapter, plain_adapter, ks, max_tokens, as_json) -> 
     except ValueError:
         raise click.BadParameter(f"'{ks}' is not a comma-separated list of numbers.") from None
     engine = engine_of(ctx)
-    run_id = engine.raft.compare(name, adapter, plain_adapter, retrieval_ks, max_tokens)
+    run_id = engine.compare_raft_build(name, adapter, plain_adapter, retrieval_ks, max_tokens)
     click.echo(f"Run {run_id} started (resume with: tailor eval resume {run_id}).", err=True)
     follow_run(engine, run_id, as_json)
 
@@ -173,5 +166,5 @@ def raft_compare(ctx, name, adapter, plain_adapter, ks, max_tokens, as_json) -> 
 @click.pass_context
 def raft_delete(ctx, name) -> None:
     """Delete a build's drafts (saved datasets and evaluation sets stay)."""
-    engine_of(ctx).raft.delete(name)
+    engine_of(ctx).delete_raft_build(name)
     click.echo(f"Deleted RAFT build '{name}'.")

@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 
 from engine.cli.common import advice, engine_of
-from engine.cli.progress import Printer
+from engine.cli.progress import Printer, follow
 from engine.errors import AlreadyExists, NotFound
+from engine.events import Progress
+from engine.types import DEFAULT_MODEL_NAME, length_stats
 
 
 @click.group()
@@ -24,7 +26,7 @@ def datasets() -> None:
 @click.pass_context
 def datasets_import(ctx, name, file) -> None:
     """Import FILE (.jsonl/.json, .csv or .parquet; chat or instruction form) as NAME."""
-    n = engine_of(ctx).datasets.import_file(name, file)
+    n = engine_of(ctx).import_dataset(file, name)
     click.echo(f"Imported {n} conversations as {name}.")
 
 
@@ -35,9 +37,7 @@ def datasets_import(ctx, name, file) -> None:
 @click.pass_context
 def datasets_from_examples(ctx, name, example_set, assistant) -> None:
     """Make dataset NAME from an example set."""
-    engine = engine_of(ctx)
-    system = engine.assistants.current(assistant).config.system_prompt if assistant else ""
-    n = engine.datasets.from_examples(name, engine.examples.get(example_set), system)
+    n = engine_of(ctx).dataset_from_examples(name, example_set, assistant=assistant)
     click.echo(f"Made {name} with {n} conversations.")
 
 
@@ -45,7 +45,7 @@ def datasets_from_examples(ctx, name, example_set, assistant) -> None:
 @click.pass_context
 def datasets_list(ctx) -> None:
     """List datasets."""
-    for d in engine_of(ctx).datasets.summary():
+    for d in engine_of(ctx).dataset_summaries():
         click.echo(f"{d['name']:32} {d['kind']:5} {d['rows']:>7} rows  {d['source']}")
 
 
@@ -56,12 +56,8 @@ def datasets_list(ctx) -> None:
 @click.pass_context
 def datasets_stats(ctx, name, model, max_seq_length) -> None:
     """Token lengths of NAME's conversations, and whether it is big enough."""
-    from engine import bundled
-    from engine.finetune.datasets import length_stats
-
-    engine = engine_of(ctx)
-    counter = engine.token_counter(model or bundled.DEFAULT_MODEL_NAME)
-    stats = length_stats([counter(c) for c in engine.datasets.get(name)], max_seq_length)
+    lengths = engine_of(ctx).dataset_lengths(name, model or DEFAULT_MODEL_NAME)
+    stats = length_stats(lengths, max_seq_length)
     click.echo(stats.summary())
     if stats.warning:
         click.echo(f"Warning: {stats.warning}")
@@ -101,12 +97,14 @@ def _train_options(f):
     return f
 
 
+def _show(printer: Printer, event: Progress) -> None:
+    # The label is the job's summary, which already tells the ETA.
+    printer.update(event.label, event.phase, event.done, event.total or None)
+
+
 def _follow(engine, job_id: int) -> int:
     """Print a job's progress on stderr until it ends; return the exit status."""
-    with Printer() as printer:
-        for job in engine.jobs.follow(job_id):
-            printer.update(job.summary(), job.status, job.step, job.total_steps or None)
-    job = engine.jobs.get(job_id)
+    job = follow(engine.follow_training(job_id), show=_show)
     if job.status == "done":
         click.echo(
             f"Adapter {job.adapter} is ready. Chat with it: tailor chat --adapter "
@@ -135,32 +133,26 @@ def train(
     The job runs in its own process: Ctrl+C here (or closing the terminal) leaves it running;
     `tailor jobs attach ID` follows it again.
     """
-    from engine.finetune.hardware import hardware_check
-    from engine.finetune.options import PRESETS, validate_options
-
     engine = engine_of(ctx)
     if resume:
-        job = engine.jobs.resume(resume)
+        job = engine.resume_training(resume)
         click.echo(f"Resumed job {job.id} ({job.adapter}).", err=True)
     else:
         if not (base_model and dataset and adapter):
             raise click.UsageError("Give --base, --data and --name (or --resume ADAPTER).")
         if Path(dataset).suffix and Path(dataset).exists():
             name = Path(dataset).stem
-            if name not in engine.datasets.names():
-                n = engine.datasets.import_file(name, Path(dataset))
+            if name not in engine.list_datasets():
+                n = engine.import_dataset(Path(dataset), name)
                 click.echo(f"Imported {n} conversations as dataset {name}.", err=True)
             dataset = name
-        if preset is None:
-            preset = "gpu" if hardware_check(1, 1, PRESETS["cpu"]).gpu else "cpu"
-        values = PRESETS[preset].model_dump() | {k: v for k, v in options.items() if v is not None}
         if all_turns:
-            values["responses_only"] = False
-        opts = validate_options(values)
-        check = engine.jobs.check(base_model, opts)
+            options["responses_only"] = False
+        opts = engine.training_options(preset, **options)
+        check = engine.check_training(base_model, opts)
         click.echo(f"{check.summary()}. {check.advice}".strip(), err=True)
         with advice(AlreadyExists, f"To resume it: tailor train --resume {shlex.quote(adapter)}"):
-            job = engine.jobs.start(adapter, base_model, dataset, opts, force=force)
+            job = engine.start_training(adapter, base_model, dataset, opts, force=force)
         click.echo(
             f"Started job {job.id}: {adapter} on {base_model} with {dataset} "
             f"(log: {job.folder / 'train.log'}).",
@@ -187,7 +179,7 @@ def jobs() -> None:
 @click.pass_context
 def jobs_list(ctx) -> None:
     """List training jobs with their state."""
-    for job in engine_of(ctx).jobs.list():
+    for job in engine_of(ctx).list_training_jobs():
         click.echo(f"{job.id:>4}  {job.created_at}  {job.summary()}")
 
 
@@ -207,7 +199,7 @@ def jobs_attach(ctx, job_id) -> None:
 def jobs_cancel(ctx, job_id) -> None:
     """Stop a job after saving a checkpoint (resume later with tailor train --resume)."""
     with advice(NotFound, JOBS_LISTED):
-        job = engine_of(ctx).jobs.cancel(job_id)
+        job = engine_of(ctx).cancel_training(job_id)
     click.echo(f"Cancelling {job.adapter}: it stops after saving a checkpoint.")
 
 
@@ -217,8 +209,7 @@ def jobs_cancel(ctx, job_id) -> None:
 def jobs_log(ctx, job_id) -> None:
     """Print a job's log."""
     with advice(NotFound, JOBS_LISTED):
-        job = engine_of(ctx).jobs.get(job_id)
-    click.echo((job.folder / "train.log").read_text(encoding="utf-8", errors="replace"))
+        click.echo(engine_of(ctx).training_log(job_id))
 
 
 @click.group()
@@ -230,7 +221,7 @@ def adapters() -> None:
 @click.pass_context
 def adapters_list(ctx) -> None:
     """List adapters with their base model and final losses."""
-    for a in engine_of(ctx).adapters.list():
+    for a in engine_of(ctx).list_adapters():
         r = a.results
         val = r.get("final_validation_loss")
         losses = f"loss {r.get('final_train_loss') or 0:.3f}" + (

@@ -1,10 +1,40 @@
-"""How a metric reads, the same in the window and on the command line: a score with its 95%
-interval as "0.41 ± 0.05", a median speed as "1.23", a change between runs as "+0.11", each to
-its metric's own precision (API cost to five places, token counts whole)."""
+"""The metrics a run reports, and how each reads, the same in the window and on the command
+line: a score with its 95% interval as "0.41 ± 0.05", a median speed as "1.23", a change between
+runs as "+0.11", each to its metric's own precision (API cost to five places, token counts
+whole)."""
 
 from __future__ import annotations
 
-from engine.evaluation.runs import METRIC
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    group: str  # "quality", "retrieval", "speed"
+    higher_is_better: bool = True
+    fmt: str = "{:.2f}"
+
+
+METRICS = [
+    Metric("em", "Exact match", "quality"),
+    Metric("f1", "F1", "quality"),
+    Metric("contains", "Contains", "quality"),
+    Metric("regex", "Regex", "quality"),
+    Metric("judge", "Judge", "quality"),
+    Metric("recall", "Recall@k", "retrieval"),
+    Metric("mrr", "MRR", "retrieval"),
+    Metric("ndcg10", "nDCG@10", "retrieval"),
+    Metric("ttft_s", "First token (s)", "speed", False),
+    Metric("latency_s", "Latency (s)", "speed", False),
+    Metric("tokens_in", "Tokens in", "speed", False, "{:.0f}"),
+    Metric("tokens_out", "Tokens out", "speed", False, "{:.0f}"),
+    Metric("compute_s", "CPU s/query", "speed", False),
+    Metric("api_cost", "API $/query", "speed", False, "{:.5f}"),
+]
+METRIC = {x.key: x for x in METRICS}
+SPEED_KEYS = {x.key for x in METRICS if x.group == "speed"}
 
 MISSING = "—"
 

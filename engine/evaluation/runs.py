@@ -1,102 +1,51 @@
-"""Evaluation runs: one set version against one or more assistant configurations.
+"""Evaluation runs: one set version against one or more configurations (assistants' versions,
+or ad-hoc configurations such as the Level 3/4/5 comparison's).
 
 Every (configuration, case) result is written as soon as it is finished, with the exact prompt,
 the passages the answer used, the documents retrieval ranked, the response, the scores and the
 timings, so a run that is cancelled, crashes or is killed resumes with the cases it had not
 done. Answers come first, configuration by configuration (one model load each); a judge, if
-chosen, scores them afterwards in a second pass (one more model load).
+chosen, scores them afterwards in a second pass (one more model load). Reading the results back
+is :mod:`engine.evaluation.results`.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from engine.assistants import LEVEL_NAMES, AssistantConfig
-from engine.errors import InvalidData, NotFound, TailorError
+from engine.assistants import AssistantConfig, Assistants
+from engine.chat import Chat
+from engine.embeddings import Embedder
+from engine.errors import NotFound, TailorError
 from engine.evaluation import judge as judge_mod
 from engine.evaluation import metrics as m
+from engine.evaluation.options import RunOptions, Target
+from engine.evaluation.results import JUDGED, RunResults
 from engine.evaluation.sets import Case, EvalSets
-from engine.models.runtime import CancelToken, ModelUnloaded, Reply, SamplingParams
+from engine.events import Outcome, Progress, operation
+from engine.knowledge.bases import KnowledgeBases
+from engine.models.generation import Generation
+from engine.models.library import ModelLibrary
+from engine.models.runtime import CancelToken, ModelUnloaded, Reply, SamplingParams, TokenEvent
 from engine.raft.format import ANSWER_TAG, final_answer
+from engine.workspace import Workspace
 
-
-class RunOptions(BaseModel):
-    """How a run answers and scores. ``None`` keeps each assistant's own setting."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_tokens: int | None = Field(None, ge=1, le=32768)
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
-    seed: int = 0
-    judge_model: str | None = None
-    judge_prompt: str = judge_mod.DEFAULT_PROMPT
-    rubric: str = judge_mod.DEFAULT_RUBRIC
-    price_per_1k_tokens: float | None = Field(None, ge=0.0)
-    retrieval_depth: int = Field(10, ge=1, le=100)
+STOPPED = "Cancelled; resume to finish."
 
 
 @dataclass(frozen=True)
-class Target:
-    """What to evaluate: an assistant's version (None = its current one)."""
+class RunStep:
+    """An evaluation's :class:`Progress` detail: the run, the configuration at work, and the
+    scores of the case it finished last (empty while it is loading or answering)."""
 
-    assistant: str
-    version: int | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> Target:
-        """``NAME`` or ``NAME@VERSION`` (e.g. ``Support bot@3``)."""
-        name, _, version = text.rpartition("@")
-        if name and version.isdigit():
-            return cls(name, int(version))
-        return cls(text)
-
-
-@dataclass
-class RunProgress:
     run_id: int
-    phase: str  # "answering", "judging", "done"
-    done: int
-    total: int
-    label: str = ""
+    target: str
+    case: str = ""
+    scores: dict = field(default_factory=dict)
     elapsed_s: float = 0.0
-    eta_s: float | None = None
-    last: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Metric:
-    key: str
-    label: str
-    group: str  # "quality", "retrieval", "speed"
-    higher_is_better: bool = True
-    fmt: str = "{:.2f}"
-
-
-METRICS = [
-    Metric("em", "Exact match", "quality"),
-    Metric("f1", "F1", "quality"),
-    Metric("contains", "Contains", "quality"),
-    Metric("regex", "Regex", "quality"),
-    Metric("judge", "Judge", "quality"),
-    Metric("recall", "Recall@k", "retrieval"),
-    Metric("mrr", "MRR", "retrieval"),
-    Metric("ndcg10", "nDCG@10", "retrieval"),
-    Metric("ttft_s", "First token (s)", "speed", False),
-    Metric("latency_s", "Latency (s)", "speed", False),
-    Metric("tokens_in", "Tokens in", "speed", False, "{:.0f}"),
-    Metric("tokens_out", "Tokens out", "speed", False, "{:.0f}"),
-    Metric("compute_s", "CPU s/query", "speed", False),
-    Metric("api_cost", "API $/query", "speed", False, "{:.5f}"),
-]
-METRIC = {x.key: x for x in METRICS}
-SPEED_KEYS = {x.key for x in METRICS if x.group == "speed"}
-JUDGED = {"judge", "judge_unparsed"}  # a result the judge has seen (scored or not)
 
 
 def score_case(case: Case, response: str, ranking: list[str] | None, k: int) -> tuple[dict, str]:
@@ -122,13 +71,31 @@ def score_case(case: Case, response: str, ranking: list[str] | None, k: int) -> 
     return scores, error
 
 
-class EvalRuns:
-    def __init__(self, engine):
-        self.engine = engine
-        self.ws = engine.workspace
-        self.sets: EvalSets = engine.eval_sets
+class EvalRuns(RunResults):
+    """Creates runs and does them; answers through :class:`Chat`, judges with the loaded
+    model."""
 
-    # -- creating and running ----------------------------------------------------------------
+    def __init__(
+        self,
+        workspace: Workspace,
+        sets: EvalSets,
+        assistants: Assistants,
+        models: ModelLibrary,
+        knowledge: KnowledgeBases,
+        embedder: Embedder,
+        chat: Chat,
+        generation: Generation,
+    ):
+        super().__init__(workspace)
+        self.sets = sets
+        self._assistants = assistants
+        self._models = models
+        self._knowledge = knowledge
+        self._embedder = embedder
+        self._chat = chat
+        self._generation = generation
+
+    # -- creating ----------------------------------------------------------------------------
 
     def create(
         self,
@@ -137,18 +104,23 @@ class EvalRuns:
         options: RunOptions | None = None,
         set_version: int | None = None,
     ) -> int:
-        """Record a run: the set version and a snapshot of each target's configuration."""
+        """Record a run: the set version and a snapshot of each target's configuration (an
+        ad-hoc target's as given, under its label)."""
         options = options or RunOptions()
         if not targets:
             raise TailorError("Choose at least one assistant to evaluate.")
         if options.judge_model:
-            self.engine.models.get(options.judge_model)
+            self._models.get(options.judge_model)
             if why := judge_mod.check_prompt(options.judge_prompt):
                 raise TailorError(why)
         version = self.sets.get(set_name, set_version)
         snapshots = []
         for t in targets:
-            ver = self.engine.assistants.get(t.assistant, t.version)
+            if t.config is not None:
+                level = t.config.level_for(self._assistants.adapter_kind(t.config))
+                snapshots.append((t.assistant, None, level, t.config.model_dump_json()))
+                continue
+            ver = self._assistants.get(t.assistant, t.version)
             snapshots.append((t.assistant, ver.version, ver.level, ver.config.model_dump_json()))
         with self.ws.transaction() as db:
             run_id = db.execute(
@@ -162,8 +134,16 @@ class EvalRuns:
             )
         return run_id
 
-    def run(self, run_id: int, cancel: CancelToken | None = None) -> Iterator[RunProgress]:
-        """Do whatever the run has not done yet; yields progress after every case."""
+    # -- running -----------------------------------------------------------------------------
+
+    @operation
+    def evaluate(
+        self, run_id: int, *, cancel: CancelToken | None = None
+    ) -> Generator[Progress, None, dict]:
+        """Do whatever the run has not done yet: :class:`Progress` ("answering", then
+        "judging") before and after every case, then the ``Outcome`` with the run's record
+        (:meth:`get`). A stop leaves the run "stopped", to resume; a failure leaves it
+        "failed" with the message, and what was finished is kept either way."""
         run = self._run_row(run_id)
         options = RunOptions(**json.loads(run["options"]))
         cases = self.sets.by_version_id(run["set_version_id"]).cases
@@ -177,101 +157,107 @@ class EvalRuns:
         start = time.perf_counter()
         fresh = 0
 
-        def progress(phase, label, last=None):
+        def progress(phase, target, label, case="", scores=None):
             elapsed = time.perf_counter() - start
             eta = elapsed / fresh * (total - count) if fresh else None
-            return RunProgress(run_id, phase, count, total, label, elapsed, eta, last or {})
+            step = RunStep(run_id, target, case, scores or {}, elapsed)
+            return Progress(phase, count, total, eta, label, step)
 
         try:
             for cfg in configs:
-                config: AssistantConfig = cfg["config"]
-                overrides = {
-                    k: v
-                    for k, v in (
-                        ("max_tokens", options.max_tokens),
-                        ("temperature", options.temperature),
-                    )
-                    if v is not None
-                }
-                config = config.model_copy(update=overrides)
+                config = self._with_options(cfg["config"], options)
                 warm = False
                 for case in cases:
                     if case.key in done[cfg["id"]]:
                         continue
                     if cancel is not None and cancel.cancelled:
-                        self._set_status(run_id, "stopped", "Cancelled; resume to finish.")
-                        return
+                        return self._stopped(run_id)
+                    label = f"{cfg['label']} · case {case.key}"
                     if not warm:  # load before timing: latency is per query, not per load
-                        yield progress("answering", f"{cfg['label']} · loading {config.model}")
+                        loading = f"{cfg['label']} · loading {config.model}"
+                        yield progress("answering", cfg["label"], loading)
                         self._warm_up(config)
                         warm = True
-                    yield progress("answering", f"{cfg['label']} · case {case.key}")
+                    yield progress("answering", cfg["label"], label)
                     result = self._answer(config, case, options, cancel)
                     if result is None:  # cancelled mid-answer: not recorded, redone on resume
-                        self._set_status(run_id, "stopped", "Cancelled; resume to finish.")
-                        return
+                        return self._stopped(run_id)
                     self._store(cfg["id"], case_ids[case.key], result)
                     count += 1
                     fresh += 1
-                    yield progress("answering", cfg["label"], result["scores"])
+                    yield progress("answering", cfg["label"], label, case.key, result["scores"])
             if judging:
-                for event in self._judge_all(run_id, options, cases, cancel):
-                    if event is None:
-                        self._set_status(run_id, "stopped", "Cancelled; resume to finish.")
-                        return
+                judge = "Judge " + str(options.judge_model)
+                for key, scores in self._judge_all(run_id, options, cases, cancel):
+                    if scores is None:
+                        return self._stopped(run_id)
                     count += 1
                     fresh += 1
-                    yield progress("judging", "Judge " + options.judge_model, event)
-        except NotFound as exc:
-            self._set_status(run_id, "failed", str(exc))
-            raise
+                    yield progress("judging", judge, f"{judge} · case {key}", key, scores)
         except BaseException as exc:
             self._set_status(run_id, "failed", str(exc) or type(exc).__name__)
             raise
         self._set_status(run_id, "done")
-        yield progress("done", "Finished")
+        return self.get(run_id)
 
-    def run_to_end(self, run_id: int, cancel: CancelToken | None = None) -> RunProgress:
-        """Run :meth:`run` to the end (headless use); return the final progress."""
-        return deque(self.run(run_id, cancel), maxlen=1)[0]
+    def _stopped(self, run_id: int) -> dict:
+        self._set_status(run_id, "stopped", STOPPED)
+        return self.get(run_id)
+
+    @staticmethod
+    def _with_options(config: AssistantConfig, options: RunOptions) -> AssistantConfig:
+        overrides = {
+            k: v
+            for k, v in (("max_tokens", options.max_tokens), ("temperature", options.temperature))
+            if v is not None
+        }
+        return config.model_copy(update=overrides)
 
     def _warm_up(self, config: AssistantConfig) -> None:
-        self.engine.load_model(config.model, config.adapter)
+        self._generation.load(config.model, config.adapter)
         if config.knowledge_base:
-            self.engine.knowledge.search(config.knowledge_base, "warm-up", 1)
+            self._knowledge.search(config.knowledge_base, "warm-up", 1)
         elif config.example_set and config.few_shot_k:
-            self.engine.embedder.encode(["warm-up"])
+            self._embedder.encode(["warm-up"])
 
-    def _answer(self, config, case: Case, options: RunOptions, cancel) -> dict | None:
-        engine = self.engine
-        cpu0, t0 = time.process_time(), time.perf_counter()
+    def _reply(self, config, case: Case, options: RunOptions, cancel, t0: float):
+        """The chat's reply to ``case`` (None when it was stopped), the time to its first
+        token, and the error that kept it from being written."""
         reply: Reply | None = None
         first = None
         error = ""
-        try:
-            for event in engine.chat(case.input, config=config, cancel=cancel, seed=options.seed):
-                if isinstance(event, Reply):
-                    reply = event
-                elif first is None and hasattr(event, "text"):
-                    first = time.perf_counter() - t0
-        except (NotFound, ModelUnloaded):
-            # A swap the engine could not ride out says nothing about the answer: the case is
-            # left undone (the run fails with the message) and a resume answers it.
-            raise
-        except TailorError as exc:  # e.g. this case's prompt does not fit the context
-            error = str(exc)
+        for event in self._chat.answer(case.input, config, cancel=cancel, seed=options.seed):
+            if isinstance(event, Outcome):
+                if event.status == "failed":
+                    # A swap the engine could not ride out says nothing about the answer: the
+                    # case is left undone (the run fails with the message) and a resume answers
+                    # it. Other refusals (e.g. this case's prompt does not fit the context)
+                    # are this case's error.
+                    if isinstance(event.error, (NotFound, ModelUnloaded)) or not isinstance(
+                        event.error, TailorError
+                    ):
+                        raise event.error
+                    error = str(event.error)
+                reply = event.result
+            elif first is None and isinstance(event, TokenEvent):
+                first = time.perf_counter() - t0
+        return reply, first, error
+
+    def _answer(self, config, case: Case, options: RunOptions, cancel) -> dict | None:
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        reply, first, error = self._reply(config, case, options, cancel, t0)
         latency = time.perf_counter() - t0
-        if reply is not None and reply.stats.stop_reason == "cancelled":
+        if (reply is None and not error) or (reply and reply.stats.stop_reason == "cancelled"):
             return None
         ranking = None
         if config.knowledge_base and case.sources:
-            hits = engine.knowledge.search(
+            hits = self._knowledge.search(
                 config.knowledge_base, case.input, options.retrieval_depth * 3
             )
             ranking = m.document_ranking([h.source for h in hits])[: options.retrieval_depth]
         response = reply.text if reply else ""
         # A RAFT reply cut off before its <ANSWER>: has given no answer (its quotes are not one).
-        unanswered = engine.is_raft(config) and ANSWER_TAG not in response
+        unanswered = self._chat.is_raft(config) and ANSWER_TAG not in response
         scores, score_error = score_case(
             case, "" if unanswered else response, ranking, config.retrieval_k
         )
@@ -301,6 +287,8 @@ class EvalRuns:
         }
 
     def _judge_all(self, run_id, options: RunOptions, cases: list[Case], cancel):
+        """Score every result the judge has not seen; yields each case's key and its judge
+        score, or ``(key, None)`` when stopped."""
         by_key = {c.key: c for c in cases}
         rows = self.ws.db.execute(
             "SELECT r.rowid, r.response, r.scores, c.case_key FROM eval_results r "
@@ -313,20 +301,20 @@ class EvalRuns:
             if JUDGED & scores.keys():
                 continue
             if cancel is not None and cancel.cancelled:
-                yield None
+                yield row["case_key"], None
                 return
             case = by_key[row["case_key"]]
             prompt = judge_mod.render(
                 options.judge_prompt, case.input, case.references, row["response"], options.rubric
             )
-            reply = self.engine.generate(
+            reply = self._generation.generate(
                 options.judge_model,
                 [{"role": "user", "content": prompt}],
                 SamplingParams(temperature=0.0, max_tokens=32, seed=options.seed),
                 cancel,
             )
             if reply.stats.stop_reason == "cancelled":
-                yield None
+                yield row["case_key"], None
                 return
             score = judge_mod.parse_score(reply.text)
             if score is None:
@@ -337,172 +325,9 @@ class EvalRuns:
             self.ws.db.execute(
                 "UPDATE eval_results SET scores = ? WHERE rowid = ?", (scores_json, row["rowid"])
             )
-            yield {"judge": score}
+            yield row["case_key"], {"judge": score}
 
-    # -- reading results ---------------------------------------------------------------------
-
-    def list(self, run_id: int | None = None) -> list[dict]:
-        """Runs, newest first (or just ``run_id``), with their set and progress counts."""
-        rows = self.ws.db.execute(
-            "SELECT r.id, r.status, r.message, r.created_at, r.finished_at, s.name AS set_name, "
-            "v.version AS set_version, "
-            "(SELECT COUNT(*) FROM eval_run_configs WHERE run_id = r.id) AS configs, "
-            "(SELECT COUNT(*) FROM eval_cases WHERE set_version_id = v.id) AS cases, "
-            "(SELECT COUNT(*) FROM eval_results x JOIN eval_run_configs c ON c.id = "
-            "x.run_config_id WHERE c.run_id = r.id) AS results "
-            "FROM eval_runs r JOIN eval_set_versions v ON v.id = r.set_version_id "
-            "JOIN eval_sets s ON s.id = v.set_id WHERE ? IS NULL OR r.id = ? ORDER BY r.id DESC",
-            (run_id, run_id),
-        )
-        out = []
-        for r in rows:
-            d = dict(r)
-            d["assistants"] = [c["label"] for c in self.configs(r["id"])]
-            out.append(d)
-        return out
-
-    def get(self, run_id: int) -> dict:
-        options = RunOptions(**json.loads(self._run_row(run_id)["options"]))
-        return self.list(run_id)[0] | {"options": options}
-
-    def configs(self, run_id: int) -> list[dict]:
-        rows = self.ws.db.execute(
-            "SELECT * FROM eval_run_configs WHERE run_id = ? ORDER BY position", (run_id,)
-        )
-        return [
-            {
-                "id": r["id"],
-                "position": r["position"],
-                "assistant": r["assistant"],
-                "version": r["version"],
-                "level": r["level"],
-                "config": AssistantConfig(**json.loads(r["config"])),
-                "label": f"{r['assistant']} v{r['version']} · L{r['level']}",
-            }
-            for r in rows
-        ]
-
-    def results(self, run_id: int) -> list[dict]:
-        """Every stored result: configuration, case and what was recorded."""
-        rows = self.ws.db.execute(
-            "SELECT r.*, rc.position, rc.assistant, rc.version, rc.level, c.case_key, c.input, "
-            "c.refs, c.sources AS ref_sources FROM eval_results r "
-            "JOIN eval_run_configs rc ON rc.id = r.run_config_id "
-            "JOIN eval_cases c ON c.id = r.case_id WHERE rc.run_id = ? "
-            "ORDER BY rc.position, c.position",
-            (run_id,),
-        )
-        out = []
-        for r in rows:
-            scores = json.loads(r["scores"])
-            out.append(
-                {
-                    "case": r["case_key"],
-                    "input": r["input"],
-                    "references": json.loads(r["refs"]),
-                    "reference_sources": json.loads(r["ref_sources"]),
-                    "assistant": r["assistant"],
-                    "version": r["version"],
-                    "level": r["level"],
-                    "position": r["position"],
-                    "response": r["response"],
-                    "prompt": json.loads(r["prompt"]),
-                    "sources": json.loads(r["sources"]),
-                    "retrieved": json.loads(r["retrieved"]),
-                    "scores": {k: v for k, v in scores.items() if k in METRIC},
-                    "judge_reply": scores.get("judge_reply"),
-                    "stats": json.loads(r["stats"]),
-                }
-            )
-        return out
-
-    def scoreboard(self, run_id: int) -> list[dict]:
-        """One row per configuration: each metric's mean (with a 95% interval for quality and
-        retrieval scores) or median (speed), over the cases finished so far."""
-        results = self.results(run_id)
-        rows = []
-        for cfg in self.configs(run_id):
-            mine = [r for r in results if r["position"] == cfg["position"]]
-            row = {
-                "label": cfg["label"],
-                "assistant": cfg["assistant"],
-                "version": cfg["version"],
-                "level": cfg["level"],
-                "level_name": LEVEL_NAMES[cfg["level"]],
-                "n": len(mine),
-                "errors": sum(1 for r in mine if r["stats"].get("error")),
-                "metrics": {},
-            }
-            for metric in METRICS:
-                if metric.key in SPEED_KEYS:
-                    values = [r["stats"][metric.key] for r in mine if metric.key in r["stats"]]
-                    if values:
-                        row["metrics"][metric.key] = {"value": m.median(values)}
-                else:
-                    values = [r["scores"][metric.key] for r in mine if metric.key in r["scores"]]
-                    if values:
-                        mean, lo, hi = m.mean_ci(values)
-                        row["metrics"][metric.key] = {"value": mean, "low": lo, "high": hi}
-            rows.append(row)
-        return rows
-
-    def per_case(self, run_id: int, metric: str = "f1") -> list[dict]:
-        """For every case, each configuration's score and response, and how each configuration
-        compares with the first one (the baseline): "helped", "hurt" or "same"."""
-        results = self.results(run_id)
-        configs = self.configs(run_id)
-        by_case: dict[str, dict] = {}
-        for r in results:
-            entry = by_case.setdefault(
-                r["case"],
-                {
-                    "case": r["case"],
-                    "input": r["input"],
-                    "references": r["references"],
-                    "cells": [None] * len(configs),
-                },
-            )
-            entry["cells"][r["position"]] = {
-                "score": r["scores"].get(metric),
-                "response": r["response"],
-                "sources": r["sources"],
-            }
-        for entry in by_case.values():
-            base = entry["cells"][0]
-            for cell in entry["cells"]:
-                if cell is None or base is None or cell["score"] is None or base["score"] is None:
-                    continue
-                delta = cell["score"] - base["score"]
-                cell["change"] = "helped" if delta > 1e-9 else "hurt" if delta < -1e-9 else "same"
-        return list(by_case.values())
-
-    def compare(self, run_a: int, run_b: int) -> list[dict]:
-        """Scoreboard rows of two runs side by side, matched by assistant (then by position),
-        with the change in every metric both have."""
-        a, b = self.scoreboard(run_a), self.scoreboard(run_b)
-        out = []
-        for i, row_b in enumerate(b):
-            match = next((r for r in a if r["assistant"] == row_b["assistant"]), None)
-            if match is None and i < len(a):
-                match = a[i]
-            deltas = {}
-            for key, value in row_b["metrics"].items():
-                if match and key in match["metrics"]:
-                    deltas[key] = value["value"] - match["metrics"][key]["value"]
-            out.append({"a": match, "b": row_b, "delta": deltas})
-        return out
-
-    def delete(self, run_id: int) -> None:
-        self._run_row(run_id)
-        self.ws.db.execute("DELETE FROM eval_runs WHERE id = ?", (run_id,))
-
-    # -- internals ---------------------------------------------------------------------------
-
-    def _run_row(self, run_id: int):
-        row = self.ws.db.execute("SELECT * FROM eval_runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"No evaluation run {run_id}.")
-        return row
+    # -- storing -----------------------------------------------------------------------------
 
     def _case_ids(self, version_id: int) -> dict[str, int]:
         return {
@@ -511,25 +336,6 @@ class EvalRuns:
                 "SELECT id, case_key FROM eval_cases WHERE set_version_id = ?", (version_id,)
             )
         }
-
-    def _done(self, run_id: int) -> dict[int, set[str]]:
-        done: dict[int, set[str]] = {c["id"]: set() for c in self.configs(run_id)}
-        for r in self.ws.db.execute(
-            "SELECT r.run_config_id, c.case_key FROM eval_results r "
-            "JOIN eval_cases c ON c.id = r.case_id JOIN eval_run_configs rc "
-            "ON rc.id = r.run_config_id WHERE rc.run_id = ?",
-            (run_id,),
-        ):
-            done[r["run_config_id"]].add(r["case_key"])
-        return done
-
-    def _judged(self, run_id: int) -> int:
-        rows = self.ws.db.execute(
-            "SELECT r.scores FROM eval_results r JOIN eval_run_configs rc "
-            "ON rc.id = r.run_config_id WHERE rc.run_id = ?",
-            (run_id,),
-        )
-        return sum(1 for r in rows if JUDGED & json.loads(r["scores"]).keys())
 
     def _store(self, config_id: int, case_id: int, result: dict) -> None:
         self.ws.db.execute(
@@ -553,10 +359,3 @@ class EvalRuns:
             f"UPDATE eval_runs SET status = ?, message = ?, finished_at = {finished} WHERE id = ?",
             (status, message, run_id),
         )
-
-
-def validate_options(data: dict) -> RunOptions:
-    try:
-        return RunOptions(**data)
-    except ValidationError as exc:
-        raise InvalidData.from_validation(exc, "The run's options") from None

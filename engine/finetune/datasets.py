@@ -167,6 +167,15 @@ def length_stats(lengths: list[int], max_len: int) -> LengthStats:
     )
 
 
+def fitting_seq_length(kind: str, lengths: list[int], current: int) -> int:
+    """The maximum sequence length to train a dataset with, given its conversations' token
+    ``lengths``: a RAFT example (a question with its k + 1 passages) cut at the limit loses its
+    answer, so for a RAFT dataset the limit is raised to fit the longest one (rounded up to a
+    multiple of 128); otherwise ``current`` stays."""
+    needed = -(-max(lengths, default=0) // 128) * 128
+    return needed if kind == "raft" and needed > current else current
+
+
 class Datasets:
     """Named training datasets in the workspace (``datasets/<label>.jsonl`` + a SQLite row)."""
 
@@ -228,6 +237,19 @@ class Datasets:
                 turns.insert(0, {"role": "system", "content": system_prompt})
             rows.append(turns)
         self.save(name, rows, "From an example set")
+        return len(rows)
+
+    def from_cases(self, name: str, cases, source: str) -> int:
+        """A dataset of question → reference answer pairs (evaluation cases, e.g. ones written
+        by a model about a knowledge base's passages)."""
+        rows = [
+            [
+                {"role": "user", "content": c.input},
+                {"role": "assistant", "content": c.references[0]},
+            ]
+            for c in cases
+        ]
+        self.save(name, rows, source)
         return len(rows)
 
     def kind(self, name: str) -> str:

@@ -24,17 +24,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import storage
 from engine.errors import AlreadyExists, NotFound, TailorError
+from engine.events import Progress
 from engine.finetune import datasets as ds
+from engine.finetune.adapters import Adapters
+from engine.finetune.datasets import Datasets
 from engine.finetune.hardware import HardwareCheck, hardware_check
 from engine.finetune.job_files import latest_checkpoint, read_json, read_progress, write_json
 from engine.finetune.options import TrainOptions
+from engine.models.library import ModelLibrary
+from engine.models.runtime import CancelToken
+from engine.workspace import Workspace
 
 FINISHED = ("done", "failed", "cancelled")
 
@@ -54,6 +59,7 @@ class JobInfo:
     created_at: str = ""
     history: list[dict] = field(default_factory=list)
     too_long: int = 0  # examples left out: longer than the maximum sequence length
+    resumable: bool = False  # stopped before the end, with a checkpoint to continue from
 
     @property
     def last(self) -> dict:
@@ -66,12 +72,6 @@ class JobInfo:
     @property
     def eval_losses(self) -> list[tuple[int, float]]:
         return [(h["step"], h["eval_loss"]) for h in self.history if "eval_loss" in h]
-
-    @property
-    def resumable(self) -> bool:
-        return self.status in ("interrupted", "cancelled", "failed") and bool(
-            latest_checkpoint(self.folder)
-        )
 
     def summary(self) -> str:
         text = f"{self.adapter}: {self.status}"
@@ -91,6 +91,37 @@ class JobInfo:
         if self.too_long:
             text += f" ({self.too_long} examples over the length limit left out)"
         return text
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """The facts of a training job's :class:`engine.events.Progress` (its ``detail``): the
+    latest training and validation loss, the speed, and the job's message."""
+
+    job_id: int
+    loss: float | None = None
+    eval_loss: float | None = None
+    tokens_per_s: float | None = None
+    message: str = ""
+
+
+def progress_of(job: JobInfo) -> Progress:
+    """A job's state as the one progress event of every operation."""
+    last = job.last
+    return Progress(
+        phase=job.status,
+        done=job.step,
+        total=job.total_steps,
+        eta_s=last.get("eta_s") if job.status == "running" else None,
+        label=job.summary(),
+        detail=TrainingProgress(
+            job_id=job.id,
+            loss=job.train_losses[-1][1] if job.train_losses else None,
+            eval_loss=job.eval_losses[-1][1] if job.eval_losses else None,
+            tokens_per_s=last.get("tokens_per_s"),
+            message=job.message,
+        ),
+    )
 
 
 def _duration(seconds: float) -> str:
@@ -118,16 +149,30 @@ def pid_alive(pid: int | None) -> bool:
 
 
 class Jobs:
-    def __init__(self, engine):
-        self.engine = engine
-        self.ws = engine.workspace
+    """The training jobs of one workspace: starting, resuming and cancelling their processes,
+    and reading their folders. ``token_counter(model)`` gives a function counting a
+    conversation's tokens with that model (examples over the length limit are left out)."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        models: ModelLibrary,
+        datasets: Datasets,
+        adapters: Adapters,
+        token_counter: Callable[[str], Callable[[object], int]],
+    ):
+        self.ws = workspace
+        self._models = models
+        self._datasets = datasets
+        self._adapters = adapters
+        self._token_counter = token_counter
         self.folder = self.ws.home / "training"
         self._children: list[subprocess.Popen] = []  # kept so they are reaped, not zombies
 
     # -- starting ----------------------------------------------------------------------------
 
     def check(self, base_model: str, options: TrainOptions) -> HardwareCheck:
-        info = self.engine.models.get(base_model).info
+        info = self._models.get(base_model).info
         return hardware_check(info.parameters, info.n_layers, options)
 
     def start(
@@ -141,24 +186,21 @@ class Jobs:
         """Check everything that can be checked now, then start the training process."""
         options = options or TrainOptions()
         adapter = storage.check_name(adapter, "An adapter")
-        if (
-            self._row_by_adapter(adapter, missing_ok=True)
-            or adapter in self.engine.adapters.names()
-        ):
+        if self._row_by_adapter(adapter, missing_ok=True) or adapter in self._adapters.names():
             raise AlreadyExists(
                 f"An adapter or training job named '{adapter}' already exists; pick another "
                 "name, or resume that job if it was interrupted."
             )
         self._refuse_if_busy()
-        model = self.engine.models.get(base_model)
+        model = self._models.get(base_model)
         from engine.finetune.convert import check_supported
 
         check_supported(model.info.architecture)
-        rows = self.engine.datasets.get(dataset)
+        rows = self._datasets.get(dataset)
         train, validation = ds.split(rows, options.validation_fraction, options.seed)
         # An example longer than the limit would be cut off at the end — where the answer the
         # model should learn is — so it is left out (and counted) instead.
-        count = self.engine.token_counter(base_model)
+        count = self._token_counter(base_model)
         limit = options.max_seq_length
         fits = [c for c in train if count(c) <= limit]
         validation = [c for c in validation if count(c) <= limit]
@@ -202,7 +244,7 @@ class Jobs:
                     "hf_cache": str(self.ws.home / "cache" / "hf" / model.sha256),
                     "home": str(self.ws.home),
                     # An adapter trained on retrieval-style data is served with its documents.
-                    "kind": "raft" if self.engine.datasets.kind(dataset) == "raft" else "lora",
+                    "kind": "raft" if self._datasets.kind(dataset) == "raft" else "lora",
                 },
             )
             write_json(folder / "state.json", {"status": "queued", "step": 0, "total_steps": 0})
@@ -217,12 +259,14 @@ class Jobs:
         self._spawn(folder, job_id)
         return self.get(job_id)
 
-    def resume(self, adapter: str) -> JobInfo:
-        job = self.get(self._row_by_adapter(adapter)["id"])
+    def resume(self, job_id: int) -> JobInfo:
+        """Start an interrupted, cancelled or failed job's process again; it continues from its
+        last checkpoint with the same schedule."""
+        job = self.get(job_id)
         if job.status in ("running", "preparing", "queued"):
-            raise TailorError(f"'{adapter}' is already running (step {job.step}).")
+            raise TailorError(f"'{job.adapter}' is already running (step {job.step}).")
         if job.status == "done":
-            raise TailorError(f"'{adapter}' has finished; there is nothing to resume.")
+            raise TailorError(f"'{job.adapter}' has finished; there is nothing to resume.")
         self._refuse_if_busy()
         (job.folder / "cancel").unlink(missing_ok=True)
         self._spawn(job.folder, job.id)
@@ -287,8 +331,15 @@ class Jobs:
             raise NotFound(f"No training job {job_id}.")
         return self._info(row)
 
-    def follow(self, job_id: int, interval: float = 1.0) -> Iterator[JobInfo]:
-        """Yield the job whenever its state changes, until it ends (attach)."""
+    def find(self, adapter: str) -> JobInfo:
+        """The job training the adapter named ``adapter``."""
+        return self.get(self._row_by_adapter(adapter)["id"])
+
+    def follow(
+        self, job_id: int, interval: float = 1.0, cancel: CancelToken | None = None
+    ) -> Iterator[JobInfo]:
+        """Yield the job whenever its state changes, until it ends (attach), or until
+        ``cancel`` is set: that stops following, never the job."""
         seen = None
         while True:
             job = self.get(job_id)
@@ -298,11 +349,20 @@ class Jobs:
                 yield job
             if job.status in FINISHED or job.status == "interrupted":
                 return
-            time.sleep(interval)
+            deadline = time.monotonic() + interval
+            while time.monotonic() < deadline:
+                if cancel is not None and cancel.cancelled:
+                    return
+                time.sleep(min(0.1, interval))
 
-    def wait(self, job_id: int, interval: float = 2.0) -> JobInfo:
-        """Follow a job until it ends (headless use); return its final state."""
-        return deque(self.follow(job_id, interval), maxlen=1)[0]
+    def log(self, job_id: int) -> str:
+        """The training process's own output so far."""
+        try:
+            return (self.get(job_id).folder / "train.log").read_text(
+                encoding="utf-8", errors="replace"
+            )
+        except FileNotFoundError:
+            return ""
 
     def delete(self, job_id: int) -> None:
         """Delete a job and its folder — unless its adapter (whose files live there) is kept,
@@ -311,11 +371,9 @@ class Jobs:
         if job.status in ("running", "preparing"):
             raise TailorError("Cancel the job before deleting it.")
         self.ws.db.execute("DELETE FROM training_jobs WHERE id = ?", (job_id,))
-        if job.adapter not in self.engine.adapters.names():
+        if job.adapter not in self._adapters.names():
             others = [r["folder"] for r in self.ws.db.execute("SELECT folder FROM training_jobs")]
-            others += [
-                path for a in self.engine.adapters.list() for path in (a.peft_path, a.gguf_path)
-            ]
+            others += [path for a in self._adapters.list() for path in (a.peft_path, a.gguf_path)]
             storage.remove(self.folder, job.folder, others)
 
     def _row_by_adapter(self, adapter: str, missing_ok: bool = False):
@@ -356,4 +414,6 @@ class Jobs:
             created_at=row["created_at"],
             history=history,
             too_long=read_json(folder / "job.json").get("too_long", 0),
+            resumable=status in ("interrupted", "cancelled", "failed")
+            and latest_checkpoint(folder) is not None,
         )

@@ -12,21 +12,23 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from filelock import Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine import bundled, storage
 from engine.embeddings import Embedder
 from engine.errors import AlreadyExists, InvalidData, NotFound, TailorError
+from engine.events import Progress, operation
 from engine.knowledge import indexing
 from engine.knowledge.chunking import Chunker
-from engine.knowledge.indexing import IndexProgress
+from engine.knowledge.indexing import IndexStats
 from engine.knowledge.store import ChunkTable, Hit, sql_string
 from engine.knowledge.walk import inside, root_problem
+from engine.knowledge.watch import FolderWatcher
 from engine.models.runtime import CancelToken
 from engine.workspace import Workspace
 
@@ -128,11 +130,6 @@ class KnowledgeBases:
             added.append(resolved)
         return added
 
-    def remove_root(self, name: str, path: str) -> None:
-        self.ws.db.execute(
-            "DELETE FROM kb_roots WHERE kb_id = ? AND path = ?", (self._row(name)["id"], path)
-        )
-
     def roots(self, name: str) -> list[str]:
         rows = self.ws.db.execute(
             "SELECT path FROM kb_roots WHERE kb_id = ? ORDER BY path", (self._row(name)["id"],)
@@ -140,10 +137,25 @@ class KnowledgeBases:
         return [r["path"] for r in rows]
 
     def delete(self, name: str) -> None:
+        """Delete the knowledge base and its indexes (never the files in its folders). Not
+        while an index run (this process's or another's) has it."""
         kb = self._row(name)
-        for row in self.ws.db.execute("SELECT id FROM kb_indexes WHERE kb_id = ?", (kb["id"],)):
-            self._table(kb["id"], row["id"]).drop()
-        self.ws.db.execute("DELETE FROM knowledge_bases WHERE id = ?", (kb["id"],))
+        held = indexing.lock(self.folder / str(kb["id"]))
+        try:
+            held.acquire(timeout=0)
+        except Timeout:
+            raise TailorError(
+                f"Knowledge base '{name}' is being indexed; stop the indexing or wait for it "
+                "to finish, then delete it."
+            ) from None
+        try:
+            for row in self.ws.db.execute(
+                "SELECT id FROM kb_indexes WHERE kb_id = ?", (kb["id"],)
+            ).fetchall():
+                self._table(kb["id"], row["id"]).drop()
+            self.ws.db.execute("DELETE FROM knowledge_bases WHERE id = ?", (kb["id"],))
+        finally:
+            held.release()
 
     def status(self, name: str) -> KnowledgeStatus:
         kb = self._row(name)
@@ -208,8 +220,14 @@ class KnowledgeBases:
 
     # -- indexing ----------------------------------------------------------------------------
 
-    def index(self, name: str, cancel: CancelToken | None = None) -> Iterator[IndexProgress]:
-        """Bring the index up to date with the folders; yields progress after every file.
+    @operation
+    def index(
+        self, name: str, *, cancel: CancelToken | None = None
+    ) -> Generator[Progress, None, IndexStats]:
+        """Bring the index up to date with the folders: an operation yielding :class:`Progress`
+        after every file (its ``detail`` an :class:`IndexStats`), whose result is the run's
+        :class:`IndexStats`. Stopped by ``cancel``, the files done so far stay indexed and the
+        next run does the rest.
 
         One run at a time per knowledge base, across processes (the window and a ``tailor kb
         add`` in a terminal): while another run holds the knowledge base's lock, this one yields
@@ -217,9 +235,11 @@ class KnowledgeBases:
         up to date itself, which usually finds nothing left to do.
         """
         folder = self.folder / str(self._row(name)["id"])
-        yield from indexing.one_at_a_time(folder, self._index(name, cancel), cancel)
+        return (yield from indexing.one_at_a_time(folder, self._index(name, cancel), cancel))
 
-    def _index(self, name: str, cancel: CancelToken | None) -> Iterator[IndexProgress]:
+    def _index(
+        self, name: str, cancel: CancelToken | None
+    ) -> Generator[Progress, None, IndexStats]:
         kb = self._row(name)
         config = self.config(name)
         index_id = self._target_index(kb, config)
@@ -237,11 +257,15 @@ class KnowledgeBases:
             table_for=lambda dim: self._table(kb["id"], index_id, dim),
             activate=lambda: self._activate(kb, index_id),
         )
-        yield from run.run(cancel)
+        return (yield from run.run(cancel))
 
-    def update(self, name: str, cancel: CancelToken | None = None) -> IndexProgress:
-        """Run :meth:`index` to the end (headless use); return the final progress."""
-        return deque(self.index(name, cancel), maxlen=1)[0]
+    def watch(
+        self, name: str, on_change: Callable[[str], None], delay: float = 1.0
+    ) -> FolderWatcher:
+        """Follow the folders of ``name`` while the app runs: ``on_change(name)`` after changes
+        (see :class:`FolderWatcher`). The workspace never counts as a change: a folder that
+        holds it would otherwise be indexed again after each write of the index itself."""
+        return FolderWatcher(name, self.roots(name), on_change, delay=delay, workspace=self.ws.home)
 
     def chunks(self, name: str, folder: str | None = None) -> list[Hit]:
         """Every chunk of the active index (only those from files under ``folder``, if given),

@@ -28,13 +28,14 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
 from engine.embeddings import Embedder
+from engine.events import Progress
 from engine.knowledge import parsing
 from engine.knowledge.chunking import Chunker
 from engine.knowledge.parse_worker import ParseCancelled, ParseFailed, ParserProcess
@@ -44,19 +45,16 @@ from engine.models.runtime import CancelToken
 from engine.workspace import Workspace
 
 
-@dataclass
-class IndexProgress:
-    """Emitted after every file (and at the start and end of a run)."""
+@dataclass(frozen=True)
+class IndexStats:
+    """What an index run has done: the ``detail`` of each of its :class:`Progress` events, and
+    its result at the end (also when it was cancelled: the files done so far stay indexed)."""
 
-    # "waiting" (another process is indexing this knowledge base), "scanning", "indexing",
-    # "finishing", "done", "cancelled"
-    phase: str
-    files_total: int = 0
     files_done: int = 0
+    files_total: int = 0
     chunks: int = 0
     chunks_per_s: float = 0.0
-    eta_s: float | None = None
-    current: str = ""
+    # Files not indexed, with why.
     failed: list[tuple[str, str]] = field(default_factory=list)
     removed: int = 0
     unchanged: int = 0
@@ -64,15 +62,50 @@ class IndexProgress:
     # their files keep their chunks until the root is back or removed from the knowledge base.
     unavailable: list[tuple[str, str]] = field(default_factory=list)
 
-    def snapshot(self) -> IndexProgress:
-        """A copy to hand to another thread while indexing goes on."""
-        return replace(self, failed=list(self.failed), unavailable=list(self.unavailable))
+
+@dataclass
+class _Tally:
+    """An index run's counts as they change; each event carries a copy."""
+
+    files_total: int = 0
+    files_done: int = 0
+    chunks: int = 0
+    chunks_per_s: float = 0.0
+    eta_s: float | None = None
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    removed: int = 0
+    unchanged: int = 0
+    unavailable: list[tuple[str, str]] = field(default_factory=list)
+
+    def stats(self) -> IndexStats:
+        return IndexStats(
+            files_done=self.files_done,
+            files_total=self.files_total,
+            chunks=self.chunks,
+            chunks_per_s=self.chunks_per_s,
+            failed=list(self.failed),
+            removed=self.removed,
+            unchanged=self.unchanged,
+            unavailable=list(self.unavailable),
+        )
+
+    def event(self, phase: str, label: str) -> Progress:
+        """Where the run stands: ``phase`` "scanning", "indexing" (``label`` is the file just
+        done) or "finishing"."""
+        return Progress(
+            phase, self.files_done, self.files_total, self.eta_s, label, detail=self.stats()
+        )
 
 
 def chunk_id(source: str, ordinal: int, text: str) -> str:
     digest = hashlib.sha256(f"{source}\0{ordinal}\0{text}".encode()).hexdigest()
     return digest[:24]
 
+
+# The labels of the phases that are not about one file.
+WAITING = "Another Tailor process is indexing this knowledge base; waiting for it to finish"
+SCANNING = "Looking for new, changed and deleted files"
+FINISHING = "Building the search index"
 
 # A run that stops while a file is being parsed gives it one more try in the next run; a file
 # that stops this many runs in a row is marked failed and left alone until it changes.
@@ -127,26 +160,25 @@ def running(folder: Path) -> bool:
 
 
 def one_at_a_time(
-    folder: Path, run: Iterator[IndexProgress], cancel: CancelToken | None
-) -> Iterator[IndexProgress]:
+    folder: Path, run: Generator[Progress, None, IndexStats], cancel: CancelToken | None
+) -> Generator[Progress, None, IndexStats]:
     """``run``, once it holds the lock in ``folder``. While another run holds it, yields a
-    "waiting" event and waits for it to finish (or for ``cancel``, then ends "cancelled")."""
+    "waiting" event and waits for it to finish (or for ``cancel``: then nothing was done)."""
     held = lock(folder)
     try:
         held.acquire(timeout=0)
     except Timeout:
-        yield IndexProgress("waiting")
+        yield Progress("waiting", label=WAITING, detail=IndexStats())
         while True:
             if cancel is not None and cancel.cancelled:
-                yield IndexProgress("cancelled")
-                return
+                return IndexStats()
             try:
                 held.acquire(timeout=0.5)
                 break
             except Timeout:
                 continue
     try:
-        yield from run
+        return (yield from run)
     finally:
         held.release()
 
@@ -186,11 +218,13 @@ class IndexRun:
         self.table_for = table_for
         self.activate = activate
 
-    def run(self, cancel: CancelToken | None = None) -> Iterator[IndexProgress]:
-        """Walk, index what changed, and activate the index; yields progress after every file."""
+    def run(self, cancel: CancelToken | None = None) -> Generator[Progress, None, IndexStats]:
+        """Walk, index what changed, and activate the index; yields progress after every file
+        and returns what it did. Stopped by ``cancel``, it returns what it did so far: the files
+        done are stored, the next run does the rest."""
         index_id, embedder, chunker, roots = self.index_id, self.embedder, self.chunker, self.roots
-        progress = IndexProgress("scanning")
-        yield progress.snapshot()
+        progress = _Tally()
+        yield progress.event("scanning", SCANNING)
         known = {
             r["path"]: r
             for r in self.ws.db.execute("SELECT * FROM kb_files WHERE index_id = ?", (index_id,))
@@ -247,7 +281,6 @@ class IndexRun:
             )
             progress.removed = len(gone)
 
-        progress.phase = "indexing"
         progress.files_total = len(todo)
         started = time.perf_counter()
         pending_rows: list[dict] = []
@@ -279,11 +312,8 @@ class IndexRun:
             for path, st in todo:
                 if cancel is not None and cancel.cancelled:
                     flush()
-                    progress.phase = "cancelled"
-                    yield progress.snapshot()
-                    return
+                    return progress.stats()
                 source = str(path)
-                progress.current = source
                 old = known.get(source)
                 try:
                     # The walk's size decides: a file over the limit is not read, not even to
@@ -354,9 +384,7 @@ class IndexRun:
                     progress.chunks += len(chunks)
                 except ParseCancelled:
                     flush()
-                    progress.phase = "cancelled"
-                    yield progress.snapshot()
-                    return
+                    return progress.stats()
                 except parsing.Skip as exc:
                     pending_files.append(
                         (source, st.st_size, st.st_mtime_ns, "", "skipped", str(exc), 0)
@@ -385,25 +413,22 @@ class IndexRun:
                 rate = progress.files_done / elapsed if elapsed > 0 else 0
                 left = progress.files_total - progress.files_done
                 progress.eta_s = left / rate if rate > 0 else None
-                yield progress.snapshot()
+                yield progress.event("indexing", source)
         finally:
             parser.close()
         flush()
 
-        progress.phase = "finishing"
-        progress.current = ""
-        yield progress.snapshot()
+        progress.eta_s = None
+        yield progress.event("finishing", FINISHING)
         open_table(embedder.dimension).finish()
         # A new index (new settings) lacks the files of an unavailable root: the old one keeps
         # answering until a run with every root readable completes the new one.
         if not progress.unavailable or self.active_index in (None, index_id):
             self.activate()
-        progress.phase = "done"
-        progress.eta_s = 0
-        yield progress.snapshot()
+        return progress.stats()
 
     def _walk(
-        self, roots: list[str], indexed: list[str], progress: IndexProgress
+        self, roots: list[str], indexed: list[str], progress: _Tally
     ) -> tuple[dict[str, os.stat_result], list[str]]:
         """Every regular file under the roots that are available, and the folders whose indexed
         files must be kept as they are: unavailable roots and folders that could not be listed
@@ -434,7 +459,7 @@ class IndexRun:
         return found, keep
 
 
-def _lost_root(path: str, roots: list[str], progress: IndexProgress) -> bool:
+def _lost_root(path: str, roots: list[str], progress: _Tally) -> bool:
     """Whether ``path`` lies under a root that cannot be read now (noted in
     ``progress.unavailable``): a file that vanished with its drive was not deleted."""
     for root in roots:

@@ -19,28 +19,35 @@ from engine.knowledge.walk import left_out
 
 
 class FolderWatcher:
-    """Calls ``on_change(kb_name)`` at most once per ``delay`` seconds of quiet after changes
-    under any of that knowledge base's folders. Nothing under ``workspace`` counts as a
-    change."""
+    """Follows one knowledge base's folders: calls ``on_change(kb)`` (on a thread of its own)
+    after ``delay`` seconds of quiet following changes under any of them. Nothing under
+    ``workspace`` counts as a change. ``problems`` lists the folders that cannot be followed,
+    with why (they are still indexed by every run, only not followed between runs); ``stop()``
+    ends it."""
 
     def __init__(
-        self, on_change: Callable[[str], None], delay: float = 1.0, workspace: Path | None = None
+        self,
+        kb: str,
+        folders: list[str],
+        on_change: Callable[[str], None],
+        *,
+        delay: float = 1.0,
+        workspace: Path | None = None,
     ):
         from watchdog.observers import Observer
 
+        self.kb = kb
         self.on_change = on_change
         self.delay = delay
         self.workspace = str(Path(workspace).resolve()) if workspace else None
         self._observer = Observer()
-        self._timers: dict[str, threading.Timer] = {}
-        self._watches: dict[tuple[str, str], object] = {}
+        self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
         self._observer.daemon = True
         self._observer.start()
+        self.problems = self._follow(folders)
 
-    def watch(self, kb: str, folders: list[str]) -> list[tuple[str, str]]:
-        """Follow ``folders`` for ``kb``; return those that cannot be followed, with why (they
-        are still indexed by every run, only not followed between runs)."""
+    def _follow(self, folders: list[str]) -> list[tuple[str, str]]:
         from watchdog.events import FileSystemEventHandler
 
         watcher = self
@@ -60,17 +67,14 @@ class FolderWatcher:
                     paths.append(os.fsdecode(event.dest_path))
                 for path in paths:
                     if not left_out(path, self.root, watcher.workspace, event.is_directory):
-                        watcher._changed(kb, path)
+                        watcher._changed(path)
                         return
 
         for folder in folders:
-            key = (kb, folder)
-            if key in self._watches or not Path(folder).is_dir():
+            if not Path(folder).is_dir():
                 continue
             try:
-                self._watches[key] = self._observer.schedule(
-                    Handler(folder), folder, recursive=True
-                )
+                self._observer.schedule(Handler(folder), folder, recursive=True)
             except RecursionError:
                 # watchdog lists folders recursively; a tree this deep is indexed but not followed.
                 problems.append((folder, "too deeply nested to follow; Re-index picks up changes"))
@@ -78,28 +82,23 @@ class FolderWatcher:
                 problems.append((folder, f"cannot be followed ({exc.strerror or exc})"))
         return problems
 
-    def unwatch(self, kb: str) -> None:
-        for key in [k for k in self._watches if k[0] == kb]:
-            self._observer.unschedule(self._watches.pop(key))
-
-    def _changed(self, kb: str, path: str) -> None:
-        """``path`` changed under one of ``kb``'s folders: index it after ``delay`` of quiet."""
+    def _changed(self, path: str) -> None:
+        """``path`` changed under one of the folders: index after ``delay`` of quiet."""
         with self._lock:
-            if timer := self._timers.get(kb):
-                timer.cancel()
-            timer = threading.Timer(self.delay, self._fire, args=(kb,))
-            timer.daemon = True
-            self._timers[kb] = timer
-            timer.start()
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(self.delay, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
 
-    def _fire(self, kb: str) -> None:
+    def _fire(self) -> None:
         with self._lock:
-            self._timers.pop(kb, None)
-        self.on_change(kb)
+            self._timer = None
+        self.on_change(self.kb)
 
     def stop(self) -> None:
         with self._lock:
-            for timer in self._timers.values():
-                timer.cancel()
+            if self._timer is not None:
+                self._timer.cancel()
         self._observer.stop()
         self._observer.join(timeout=5)

@@ -26,7 +26,8 @@ comes back parsed (:class:`engine.raft.format.RaftAnswer`).
 
 The modules: ``format`` (the prompt and answer format, checks, parsing a reply), ``options``
 (how a build is made), ``drafting`` (the writer's drafts), ``examples`` (drafts into training
-rows and a held-out set), ``builds`` (the builds on disk, the three stages, the comparison).
+rows and a held-out set), ``builds`` (the builds on disk, the three stages, and what the
+Level 3/4/5 comparison — an evaluation run, :mod:`engine.evaluation.ladder` — runs on).
 This package imports none of its modules here, so importing ``engine.raft.format`` loads only
 the format.
 """

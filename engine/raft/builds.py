@@ -1,27 +1,33 @@
 """RAFT builds on disk and their three stages: choose passages, draft (resumable, one passage
-at a time), review, save the datasets and the held-out set; then compare the rungs on it."""
+at a time), review, save the datasets and the held-out set; and what the Level 3/4/5
+comparison on a saved build needs (the comparison itself is an evaluation run)."""
 
 from __future__ import annotations
 
 import json
 import random
 import time
-from collections import Counter, deque
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Generator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from engine import storage
-from engine.assistants import AssistantConfig
 from engine.errors import AlreadyExists, NotFound, TailorError
-from engine.evaluation.runs import RunOptions, Target
-from engine.evaluation.sets import Case
+from engine.evaluation.sets import Case, EvalSets
+from engine.events import Progress, operation
+from engine.finetune.adapters import Adapters
+from engine.finetune.datasets import Datasets
+from engine.knowledge.bases import KnowledgeBases
 from engine.knowledge.store import Hit
+from engine.models.generation import TextGenerator
+from engine.models.library import ModelLibrary
 from engine.models.runtime import CancelToken
 from engine.raft.drafting import RaftDraft, draft_chunk
 from engine.raft.examples import hold_out, make_examples
 from engine.raft.format import draft_problem
 from engine.raft.options import RaftOptions
+from engine.workspace import Workspace
 
 
 @dataclass
@@ -45,17 +51,26 @@ class BuildInfo:
         return f"{self.status}: {self.done}/{self.total} chunks drafted"
 
 
-@dataclass
-class BuildProgress:
-    name: str
-    done: int
-    total: int
+@dataclass(frozen=True)
+class DraftingDetail:
+    """What a build's drafting has made so far: :attr:`engine.events.Progress.detail` of
+    ``Engine.draft_raft``. ``reasons`` counts the dropped drafts by why; ``latest`` are the
+    drafts of the passage just drafted."""
+
     kept: int
     dropped: int
     reasons: dict[str, int]
-    elapsed: float
-    eta: float | None
-    latest: list[RaftDraft]
+    latest: tuple[RaftDraft, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """What the Level 3/4/5 comparison of a saved build runs on: its held-out evaluation set,
+    the RAFT adapter's base model and the build's knowledge base."""
+
+    eval_set: str
+    model: str
+    knowledge_base: str
 
 
 def _twin_names(name: str) -> tuple[str, str]:
@@ -80,9 +95,23 @@ class RaftBuilds:
     earlier versions (``raft/<slug>/``) working unchanged, with no migration to go wrong.
     """
 
-    def __init__(self, engine):
-        self.engine = engine
-        self.folder = engine.workspace.home / "raft"
+    def __init__(
+        self,
+        workspace: Workspace,
+        models: ModelLibrary,
+        knowledge: KnowledgeBases,
+        datasets: Datasets,
+        eval_sets: EvalSets,
+        adapters: Adapters,
+        writer: TextGenerator,
+    ):
+        self.folder = workspace.home / "raft"
+        self._models = models
+        self._knowledge = knowledge
+        self._datasets = datasets
+        self._eval_sets = eval_sets
+        self._adapters = adapters
+        self._writer = writer  # writes the drafts
 
     # -- records -----------------------------------------------------------------------------
 
@@ -134,10 +163,10 @@ class RaftBuilds:
                 "name, or delete it first."
             )
         self._check_names_free(name)
-        self.engine.models.get(options.writer)
+        self._models.get(options.writer)
         chunks = [
             c
-            for c in self.engine.knowledge.chunks(options.knowledge_base, options.folder)
+            for c in self._knowledge.chunks(options.knowledge_base, options.folder)
             if len(c.text.strip()) >= 40  # titles and fragments make no question
         ]
         if len(chunks) < 2:
@@ -181,8 +210,8 @@ class RaftBuilds:
         """A build saves three things; refuse a name whose results are already taken before
         hours of drafting, not after."""
         plain, held = _twin_names(name)
-        taken = [f"dataset '{n}'" for n in (name, plain) if n in self.engine.datasets.names()]
-        if held in self.engine.eval_sets.names():
+        taken = [f"dataset '{n}'" for n in (name, plain) if n in self._datasets.names()]
+        if held in self._eval_sets.names():
             taken.append(f"evaluation set '{held}'")
         if taken:
             raise AlreadyExists(
@@ -192,12 +221,17 @@ class RaftBuilds:
 
     # -- stage 1: drafts ---------------------------------------------------------------------
 
-    def draft(self, name: str, cancel: CancelToken | None = None) -> Iterator[BuildProgress]:
-        """Draft every chunk not drafted yet; yields progress after each chunk."""
+    @operation
+    def draft(
+        self, name: str, *, cancel: CancelToken | None = None
+    ) -> Generator[Progress, None, BuildInfo]:
+        """Draft every chunk not drafted yet, yielding progress after each (its ``detail`` a
+        :class:`DraftingDetail`); ends with the build, ``cancelled`` when stopped (the next
+        run continues where this one stopped)."""
         info = self.get(name)
         options = info.options
         build = json.loads((info.folder / "build.json").read_text(encoding="utf-8"))
-        by_id = {c.id: c for c in self.engine.knowledge.chunks(options.knowledge_base)}
+        by_id = {c.id: c for c in self._knowledge.chunks(options.knowledge_base)}
         done = self._drafted(info.folder)
         todo = [cid for cid in build["chunks"] if cid not in done]
         missing = [cid for cid in todo if cid not in by_id]
@@ -213,40 +247,31 @@ class RaftBuilds:
         total = len(build["chunks"])
         count = total - len(todo)
 
-        def progress(latest):
+        def progress(latest: list[RaftDraft]) -> Progress:
             elapsed = time.perf_counter() - start
             eta = elapsed / fresh * (total - count) if fresh else None
-            kept = [d for d in drafts if not d.problem]
+            kept = sum(1 for d in drafts if not d.problem)
             reasons = Counter(d.problem for d in drafts if d.problem)
-            return BuildProgress(
-                name,
-                count,
-                total,
-                len(kept),
-                len(drafts) - len(kept),
-                dict(reasons),
-                elapsed,
-                eta,
-                latest,
-            )
+            detail = DraftingDetail(kept, len(drafts) - kept, dict(reasons), tuple(latest))
+            label = f"{count}/{total} passages · {kept} drafts kept · {detail.dropped} dropped"
+            return Progress("drafting", count, total, eta, label, detail)
 
         if not todo:
             self._set_status(info.folder, "review")
             yield progress([])
-            return
+            return self.get(name)
         self._set_status(info.folder, "drafting")
         try:
-            self.engine.load_model(options.writer)
             yield progress([])
             for cid in todo:
                 if cancel is not None and cancel.cancelled:
                     self._set_status(info.folder, "stopped")
-                    return
+                    return self.get(name)
                 chunk = by_id[cid]
-                made = draft_chunk(self.engine, chunk, options, options.seed + count, cancel)
+                made = draft_chunk(self._writer, chunk, options, options.seed + count, cancel)
                 if cancel is not None and cancel.cancelled:  # mid-chunk: redone on resume
                     self._set_status(info.folder, "stopped")
-                    return
+                    return self.get(name)
                 with (info.folder / "drafts.jsonl").open("a", encoding="utf-8") as f:
                     line = {"chunk": cid, "drafts": [asdict(d) for d in made]}
                     f.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -258,10 +283,7 @@ class RaftBuilds:
             self._set_status(info.folder, "stopped")  # nothing runs it now; Continue resumes
             raise
         self._set_status(info.folder, "review")
-
-    def draft_to_end(self, name: str, cancel: CancelToken | None = None) -> BuildProgress:
-        """Run :meth:`draft` to the end (headless use); return the final progress."""
-        return deque(self.draft(name, cancel), maxlen=1)[0]
+        return self.get(name)
 
     # -- stage 2: review ---------------------------------------------------------------------
 
@@ -276,7 +298,7 @@ class RaftBuilds:
         if info.status == "saved":
             raise TailorError(f"RAFT dataset '{name}' is already saved; its drafts are final.")
         return self._write_checked(
-            info, drafts, self.engine.knowledge.chunks(info.options.knowledge_base)
+            info, drafts, self._knowledge.chunks(info.options.knowledge_base)
         )
 
     def _write_checked(
@@ -317,7 +339,7 @@ class RaftBuilds:
                 "finish drafting first (it continues where it stopped)."
             )
         # Drafts may have been edited by hand (``tailor raft build --review``): check them all.
-        chunks = self.engine.knowledge.chunks(options.knowledge_base)
+        chunks = self._knowledge.chunks(options.knowledge_base)
         drafts = [d for line in self._lines(info.folder) for d in line["drafts"]]
         checked = self._write_checked(info, drafts, chunks)
         usable = [d for d in checked if not d.problem]
@@ -334,19 +356,19 @@ class RaftBuilds:
         rng = random.Random(options.seed + 1)
 
         def search(question: str, k: int) -> list[Hit]:
-            return self.engine.knowledge.search(options.knowledge_base, question, k)
+            return self._knowledge.search(options.knowledge_base, question, k)
 
         made = make_examples(train, chunks, options, rng, search)
         rows, plain, with_oracle = made.rows, made.plain, made.with_oracle
         kb = options.knowledge_base
         saved: list = []
         try:  # all three or none, so a failed save can simply be retried
-            self.engine.datasets.save(name, rows, f"RAFT from knowledge base {kb}", kind="raft")
-            saved.append(lambda: self.engine.datasets.delete(name))
-            self.engine.datasets.save(plain_name, plain, f"RAFT questions of {name}, no documents")
-            saved.append(lambda: self.engine.datasets.delete(plain_name))
+            self._datasets.save(name, rows, f"RAFT from knowledge base {kb}", kind="raft")
+            saved.append(lambda: self._datasets.delete(name))
+            self._datasets.save(plain_name, plain, f"RAFT questions of {name}, no documents")
+            saved.append(lambda: self._datasets.delete(plain_name))
             if held:
-                self.engine.eval_sets.create(
+                self._eval_sets.create(
                     eval_name,
                     [
                         Case(f"q{i + 1}", d.question, (d.answer.strip(),), (d.source,))
@@ -372,60 +394,20 @@ class RaftBuilds:
         self._set_status(info.folder, "saved", result)
         return self.get(name)
 
-    # -- comparing the rungs -----------------------------------------------------------------
+    # -- the comparison ------------------------------------------------------------------------
 
-    def compare(
-        self,
-        name: str,
-        raft_adapter: str,
-        plain_adapter: str | None = None,
-        retrieval_ks: tuple[int, ...] = (2, 5, 10),
-        max_tokens: int = 256,
-    ) -> int:
-        """An evaluation run on the build's held-out set comparing Level 3 (base + RAG),
-        Level 4 (the adapter trained on the questions without documents, if given) and Level 5
-        (RAFT adapter + RAG) at each number of retrieved passages. Returns the run id."""
+    def ladder(self, name: str, raft_adapter: str) -> Ladder:
+        """What comparing Levels 3, 4 and 5 on build ``name`` with ``raft_adapter`` runs on;
+        refused unless the build is saved with a held-out set and the adapter is a RAFT one."""
         info = self.get(name)
         if info.status != "saved" or not info.result.get("eval_set"):
             raise TailorError(
                 f"RAFT build '{name}' has no held-out evaluation set yet: save it first."
             )
-        raft = self.engine.adapters.get(raft_adapter)
+        raft = self._adapters.get(raft_adapter)
         if raft.kind != "raft":
             raise TailorError(f"Adapter '{raft_adapter}' was not trained on a RAFT dataset.")
-        kb = info.options.knowledge_base
-        if not retrieval_ks or any(not 1 <= k <= 50 for k in retrieval_ks):
-            raise TailorError("Numbers of retrieved passages must be between 1 and 50.")
-        if plain_adapter:  # refused here, with the reason, if trained on another model
-            self.engine.load_options(raft.base_model, plain_adapter)
-        common = {"model": raft.base_model, "temperature": 0.0, "max_tokens": max_tokens}
-        targets = []
-        for k in retrieval_ks:
-            config = AssistantConfig(**common, knowledge_base=kb, retrieval_k=k)
-            targets.append(self._version(f"{name} · Level 3 · k={k}", config, "base + RAG"))
-        if plain_adapter:
-            config = AssistantConfig(**common, adapter=plain_adapter)
-            targets.append(self._version(f"{name} · Level 4", config, "fine-tuned, no documents"))
-        for k in retrieval_ks:
-            config = AssistantConfig(
-                **common, adapter=raft_adapter, knowledge_base=kb, retrieval_k=k
-            )
-            targets.append(self._version(f"{name} · Level 5 · k={k}", config, "RAFT + RAG"))
-        return self.engine.evals.create(
-            info.result["eval_set"],
-            [Target(a, v) for a, v in targets],
-            RunOptions(temperature=0.0, max_tokens=max_tokens),
-        )
-
-    def _version(self, assistant: str, config, note: str) -> tuple[str, int]:
-        """The version of ``assistant`` holding exactly ``config`` (made if needed)."""
-        assistants = self.engine.assistants
-        if assistant not in assistants.names():
-            return assistant, assistants.create(assistant, config, note).version
-        for v in assistants.history(assistant):
-            if v.config == config:
-                return assistant, v.version
-        return assistant, assistants.save(assistant, config, note).version
+        return Ladder(info.result["eval_set"], raft.base_model, info.options.knowledge_base)
 
     # -- internals ---------------------------------------------------------------------------
 

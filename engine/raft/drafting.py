@@ -3,8 +3,8 @@ each an answer that reasons from the passage, quoting it. Every draft is checked
 passage; with ``reasoning="writer-or-extract"`` a draft whose written reasoning fails the check
 gets reasoning assembled from the passage's sentence holding the answer instead.
 
-The writer is reached through ``generator``: anything with a ``generate(model, messages,
-params, cancel) -> Reply`` method, as :class:`engine.api.Engine` has.
+The writer is reached through ``generator``, a :class:`engine.models.generation.TextGenerator`
+(one whole reply from a named model), not the engine.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from engine.errors import NotFound, TailorError
 from engine.knowledge.store import Hit
+from engine.models.generation import TextGenerator
 from engine.models.runtime import CancelToken, ModelUnloaded, SamplingParams
 from engine.raft.format import (
     ANSWER_TAG,
@@ -83,7 +84,11 @@ def extract_reasoning(answer: str, passage: str) -> str | None:
 
 
 def draft_chunk(
-    generator, chunk: Hit, options: RaftOptions, seed: int, cancel: CancelToken | None
+    generator: TextGenerator,
+    chunk: Hit,
+    options: RaftOptions,
+    seed: int,
+    cancel: CancelToken | None,
 ) -> list[RaftDraft]:
     """The drafts for one chunk: ``options.questions_per_chunk`` questions by the writer, each
     with checked reasoning, or one draft saying why none could be made."""
@@ -127,7 +132,12 @@ def draft_chunk(
 
 
 def write_reasoning(
-    generator, writer: str, question: str, passage: str, seed: int, cancel: CancelToken | None
+    generator: TextGenerator,
+    writer: str,
+    question: str,
+    passage: str,
+    seed: int,
+    cancel: CancelToken | None,
 ) -> str:
     """The writer's reasoning answering ``question`` from ``passage``, shown one worked example
     first (:data:`REASONING_DEMO`)."""

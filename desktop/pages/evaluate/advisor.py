@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.pages.evaluate.common import QUALITY
-from engine.evaluation import advisor
+from engine.types import advisor
 
 
 class AdvisorTab(QWidget):
@@ -122,8 +122,7 @@ class AdvisorTab(QWidget):
         self.start_advice.setText(f"<b>{start.headline}</b><br>" + "<br>".join(start.reasons))
         text = "Run an evaluation with assistants at two or more levels to get advice here."
         if self.rows:
-            examples = max(self.engine.examples.counts().values(), default=0)
-            numbers = advisor.from_scoreboard(self.rows, self.thresholds(), examples)
+            numbers = self.engine.eval_advice(self.rows, self.thresholds())
             if numbers:
                 text = f"<b>{numbers.headline}</b><br>" + "<br>".join(
                     f"• {r}" for r in numbers.reasons

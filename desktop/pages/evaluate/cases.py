@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.pages.evaluate.common import HELPED, HURT, QUALITY, cell
-from engine.evaluation.formatting import MISSING, format_value
+from desktop.worker import Job
+from engine.types import MISSING, format_value
 
 
 class CasesTab(QWidget):
@@ -32,7 +33,10 @@ class CasesTab(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.run_id: int | None = None
-        self.rows: list[dict] = []
+        self.labels: list[str] = []  # the run's configurations, in order
+        self.rows: list[dict] = []  # as Engine.eval_per_case gives them, scored by rows_metric
+        self.rows_metric = ""
+        self.reading: Job | None = None
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         top.addWidget(QLabel("Score"))
@@ -57,25 +61,37 @@ class CasesTab(QWidget):
         split.addWidget(self.detail)
         split.setSizes([300, 200])
         layout.addWidget(split, 1)
-        self.metric.currentIndexChanged.connect(lambda _i: self._fill())
+        self.metric.currentIndexChanged.connect(lambda _i: self._read())
         self.table.currentCellChanged.connect(lambda row, *_: self._show_case(row))
 
-    def show_run(self, run_id: int) -> None:
-        """Show the cases of ``run_id``."""
-        self.run_id = run_id
-        self._fill()
+    def show_run(self, run_id: int, labels: list[str], rows: list[dict], metric: str) -> None:
+        """Show the cases of ``run_id``, whose configurations are ``labels``: ``rows`` as
+        ``Engine.eval_per_case`` gives them, scored by ``metric``."""
+        self.run_id, self.labels = run_id, labels
+        if metric == self.metric.currentData():
+            self._fill(rows, metric)
+        else:  # another metric was chosen while they were read
+            self._read()
 
-    def _fill(self) -> None:
+    def _read(self) -> None:
+        """Read the run's cases again, scored by the metric now chosen, in the background."""
         if self.run_id is None:
             return
-        metric = self.metric.currentData()
-        configs = self.engine.evals.configs(self.run_id)
-        self.rows = self.engine.evals.per_case(self.run_id, metric)
+        engine, run_id, metric = self.engine, self.run_id, self.metric.currentData()
+        self.reading = Job(lambda _cancel: engine.eval_per_case(run_id, metric), self)
+        self.reading.succeeded.connect(lambda rows: self._rows_read(run_id, metric, rows))
+        self.reading.start()
+
+    def _rows_read(self, run_id: int, metric: str, rows: list[dict]) -> None:
+        # Shown unless another run or metric was chosen meanwhile (its rows are on their way).
+        if run_id == self.run_id and metric == self.metric.currentData():
+            self._fill(rows, metric)
+
+    def _fill(self, rows: list[dict], metric: str) -> None:
+        self.rows, self.rows_metric, labels = rows, metric, self.labels
         self.table.clear()
-        self.table.setColumnCount(3 + len(configs))
-        self.table.setHorizontalHeaderLabels(
-            ["Case", "Question", "Reference"] + [c["label"] for c in configs]
-        )
+        self.table.setColumnCount(3 + len(labels))
+        self.table.setHorizontalHeaderLabels(["Case", "Question", "Reference", *labels])
         self.table.setRowCount(len(self.rows))
         helped = hurt = 0
         for i, entry in enumerate(self.rows):
@@ -98,9 +114,9 @@ class CasesTab(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        if len(configs) > 1:
+        if len(labels) > 1:
             self.summary.setText(
-                f"Against the first configuration ({configs[0]['label']}): "
+                f"Against the first configuration ({labels[0]}): "
                 f"green = better on {helped} case-results, red = worse on {hurt}."
             )
         else:
@@ -112,20 +128,19 @@ class CasesTab(QWidget):
         if not 0 <= row < len(self.rows):
             return
         entry = self.rows[row]
-        configs = self.engine.evals.configs(self.run_id)
         parts = [
             f"<h3>{escape(entry['input'])}</h3>",
             f"<p><b>Reference:</b> {escape(' | '.join(entry['references']))}</p>",
         ]
-        metric = self.metric.currentData()
-        for cfg, result in zip(configs, entry["cells"], strict=False):
+        metric = self.rows_metric
+        for label, result in zip(self.labels, entry["cells"], strict=False):
             if result is None:
                 continue
             sources = ", ".join(
                 f"[{s['n']}] {escape(Path(s['source']).name)}" for s in result["sources"]
             )
             parts.append(
-                f"<p><b>{escape(cfg['label'])}</b> · score {format_value(metric, result['score'])}"
+                f"<p><b>{escape(label)}</b> · score {format_value(metric, result['score'])}"
                 f"<br>{escape(result['response']) or '<i>(empty)</i>'}"
                 + (f"<br><small>Sources: {sources}</small>" if sources else "")
                 + "</p>"

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QTableWidgetItem
 
-from engine.evaluation.runs import METRICS, SPEED_KEYS
+from engine.types import METRICS, SPEED_KEYS
 
 QUALITY = [x for x in METRICS if x.key not in SPEED_KEYS]
 HELPED, HURT = QColor(46, 160, 67, 70), QColor(218, 54, 51, 70)

@@ -7,19 +7,18 @@ from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTableWidget, QVBoxLayout
 
 from desktop.pages.evaluate.common import HELPED, HURT, cell
-from engine.evaluation.formatting import MISSING, format_change, format_value
-from engine.evaluation.runs import METRICS
+from engine.types import METRICS, MISSING, format_change, format_value
 
 
 class CompareDialog(QDialog):
-    """Run ``run_b`` against ``run_a``, configurations matched as the engine matches them."""
+    """Run ``run_b`` against ``run_a``: the ``rows`` ``Engine.compare_runs`` gives, its
+    configurations matched as the engine matches them."""
 
-    def __init__(self, engine, run_a: int, run_b: int, parent=None):
+    def __init__(self, rows: list[dict], run_a: int, run_b: int, parent=None):
         super().__init__(parent)
         self.setWindowTitle(f"Run {run_a} → run {run_b}")
         self.resize(820, 420)
         layout = QVBoxLayout(self)
-        rows = engine.evals.compare(run_a, run_b)
         keys = [x for x in METRICS if any(x.key in r["delta"] for r in rows)]
         table = QTableWidget(len(rows), 2 + len(keys))
         table.setObjectName("compareTable")

@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 
 from desktop.errors import show_error
 from desktop.worker import Job
-from engine import bundled
 from engine.errors import TailorError
-from engine.evaluation.sets import Case
+from engine.events import Progress
+from engine.types import DEFAULT_MODEL_NAME, Case
 
 
 class GenerateDialog(QDialog):
@@ -45,19 +45,19 @@ class GenerateDialog(QDialog):
         self.engine = engine
         self.job: Job | None = None
         # save(name, drafts as Case list) stores the reviewed drafts; default: an eval set.
-        self._save = save or (lambda name, cases: engine.eval_sets.save(name, cases, "Generated"))
+        self._save = save or (lambda name, cases: engine.save_eval_set(name, cases, "Generated"))
         self.setWindowTitle(f"Generate {what} from a knowledge base")
         self.resize(900, 560)
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.kb = QComboBox()
-        self.kb.addItems(engine.knowledge.names())
+        self.kb.addItems(engine.list_knowledge_bases())
         self.count = QSpinBox()
         self.count.setRange(1, 1000)
         self.count.setValue(20)
         self.writer = QComboBox()
-        self.writer.addItems([m.name for m in engine.models.list()])
-        self.writer.setCurrentText(bundled.DEFAULT_MODEL_NAME)
+        self.writer.addItems([m.name for m in engine.list_models()])
+        self.writer.setCurrentText(DEFAULT_MODEL_NAME)
         self.writer.setToolTip("A bigger model writes better questions")
         form.addRow("Knowledge base", self.kb)
         form.addRow("Passages to sample", self.count)
@@ -102,28 +102,25 @@ class GenerateDialog(QDialog):
         self.go.clicked.connect(self.start)
 
     def start(self) -> None:
-        """Sample the passages and have the writer model draft questions in the background."""
-        from engine.synthetic import write_questions
-
-        try:
-            passages = self.engine.knowledge.sample(self.kb.currentText(), self.count.value())
-        except TailorError as exc:
-            show_error(self, exc)
-            return
+        """Sample the passages and have the writer model draft questions, in the background."""
         engine, writer = self.engine, self.writer.currentText()
+        kb, count = self.kb.currentText(), self.count.value()
         self.job = Job(
-            lambda cancel: write_questions(engine, passages, writer, cancel=cancel), self
+            lambda cancel: engine.write_questions(kb, count, model=writer, cancel=cancel),
+            self,
+            "Generate questions",
         )
         self.job.event.connect(self._on_progress)
         self.job.finished.connect(lambda: self.go.setEnabled(True))
         self.go.setEnabled(False)
         self.job.start()
 
-    def _on_progress(self, p) -> None:
+    def _on_progress(self, p: Progress) -> None:
+        drafts = p.detail.drafts
         self.progress.setMaximum(p.total)
         self.progress.setValue(p.done)
-        self.progress.setFormat(f"%v/%m passages · {len(p.drafts)} questions")
-        for d in p.drafts[self.table.rowCount() :]:
+        self.progress.setFormat(f"%v/%m passages · {len(drafts)} questions")
+        for d in drafts[self.table.rowCount() :]:
             i = self.table.rowCount()
             self.table.insertRow(i)
             self.table.setItem(i, 0, QTableWidgetItem(d.question))

@@ -5,8 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout
 
 from desktop.errors import show_error
-from engine.evaluation.judge import check_prompt
-from engine.evaluation.runs import RunOptions
+from engine.types import RunOptions, check_prompt
 
 
 class JudgePromptDialog(QDialog):

@@ -28,6 +28,7 @@ class EvaluatePage(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.run_id: int | None = None  # the run the Scoreboard and Cases tabs show
+        self.reading: Job | None = None  # that run, being read in the background
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 16, 20, 12)
         layout.addWidget(
@@ -59,13 +60,29 @@ class EvaluatePage(QWidget):
         self.run_tab.refresh()
         self.advisor_tab.refresh()
 
-    def show_run(self, run_id: int) -> None:
-        """Show ``run_id`` on the Scoreboard and Cases tabs and have the Advisor read it."""
+    def show_run(self, run_id: int, tab: int | None = None) -> None:
+        """Show ``run_id`` on the Scoreboard and Cases tabs and have the Advisor read it, once
+        it is read (in the background); then bring ``tab`` to the front, if given."""
         self.run_id = run_id
-        rows = self.engine.evals.scoreboard(run_id)
-        self.board_tab.show_run(self.engine.evals.get(run_id), rows)
-        self.cases_tab.show_run(run_id)
-        self.advisor_tab.show_rows(rows)
+        engine, metric = self.engine, self.cases_tab.metric.currentData()
+
+        def read(_cancel):
+            run = engine.get_eval_run(run_id)
+            return run, engine.scoreboard(run_id), engine.eval_per_case(run_id, metric)
+
+        def show(result) -> None:
+            run, rows, cases = result
+            if run_id != self.run_id:
+                return  # another run was asked for meanwhile
+            self.board_tab.show_run(run, rows)
+            self.cases_tab.show_run(run_id, run["assistants"], cases, metric)
+            self.advisor_tab.show_rows(rows)
+            if tab is not None:
+                self.tabs.setCurrentIndex(tab)
+
+        self.reading = Job(read, self, "Evaluation run")
+        self.reading.succeeded.connect(show)
+        self.reading.start()
 
     def start_existing(self, run_id: int) -> None:
         """Run (or finish) a run created elsewhere, e.g. the RAFT page's comparison."""
@@ -88,10 +105,7 @@ class EvaluatePage(QWidget):
         return self.run_tab.running
 
     def _open(self, run_id: int) -> None:
-        self.show_run(run_id)
-        self.tabs.setCurrentIndex(SCOREBOARD)
+        self.show_run(run_id, SCOREBOARD)
 
     def _finished(self, run_id: int, status: str) -> None:
-        self.show_run(run_id)
-        if status == "done":
-            self.tabs.setCurrentIndex(SCOREBOARD)
+        self.show_run(run_id, SCOREBOARD if status == "done" else None)

@@ -34,7 +34,8 @@ from desktop.pages.evaluate.judge import JudgePromptDialog
 from desktop.pages.evaluate.sets import SetList
 from desktop.worker import Job
 from engine.errors import TailorError
-from engine.evaluation.runs import RunOptions, Target
+from engine.events import Progress
+from engine.types import RunOptions, Target
 
 
 class RunTab(QWidget):
@@ -49,6 +50,7 @@ class RunTab(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.job: Job | None = None
+        self.reading: Job | None = None  # two runs read for comparing, in the background
         self.run_id: int | None = None  # the run this tab started last
         defaults = RunOptions()
         self.judge_prompt, self.rubric = defaults.judge_prompt, defaults.rubric
@@ -152,11 +154,11 @@ class RunTab(QWidget):
         checked = self._checked_targets()
         extra = [t for t in checked if t.version is not None]
         self.targets.clear()
-        for name in self.engine.assistants.names():
+        for name in self.engine.list_assistants():
             self.add_target(Target(name), not checked or Target(name) in checked)
         for t in extra:
             self.add_target(t, True)
-        models = ["(none)"] + [m.name for m in self.engine.models.list()]
+        models = ["(none)"] + [m.name for m in self.engine.list_models()]
         fill_combo(self.judge, models)
         self._fill_runs()
 
@@ -165,10 +167,10 @@ class RunTab(QWidget):
     def add_target(self, target: Target, checked: bool) -> None:
         """List an assistant (its current version, or a fixed one) to tick for the run."""
         if target.version is None:
-            v = self.engine.assistants.current(target.assistant)
+            v = self.engine.get_assistant(target.assistant)
             text = f"{target.assistant} · current (v{v.version}) · L{v.level}"
         else:
-            v = self.engine.assistants.get(target.assistant, target.version)
+            v = self.engine.get_assistant(target.assistant, target.version)
             text = f"{target.assistant} · v{v.version} · L{v.level}"
         item = QListWidgetItem(text)
         item.setData(Qt.ItemDataRole.UserRole, target)
@@ -187,8 +189,8 @@ class RunTab(QWidget):
     def _add_version(self) -> None:
         choices = [
             f"{name}@{v.version}"
-            for name in self.engine.assistants.names()
-            for v in self.engine.assistants.history(name)
+            for name in self.engine.list_assistants()
+            for v in self.engine.assistant_history(name)
         ]
         choice, ok = QInputDialog.getItem(self, "Add a version", "Version:", choices, 0, False)
         if ok:
@@ -220,7 +222,7 @@ class RunTab(QWidget):
             show_error(self, "Choose an evaluation set first (or import one).")
             return
         try:
-            run_id = self.engine.evals.create(name, self._checked_targets(), self.options())
+            run_id = self.engine.create_eval_run(name, self._checked_targets(), self.options())
         except TailorError as exc:
             show_error(self, exc)
             return
@@ -232,8 +234,8 @@ class RunTab(QWidget):
             show_error(self, "An evaluation is already running; cancel it or wait.")
             return
         self.run_id = run_id
-        evals = self.engine.evals
-        self.job = Job(lambda cancel: evals.run(run_id, cancel), self)
+        engine = self.engine
+        self.job = Job(lambda cancel: engine.evaluate(run_id, cancel=cancel), self, "Evaluation")
         self.job.event.connect(self._on_progress)
         self.job.finished.connect(self._on_finished)
         self._set_running(True)
@@ -247,19 +249,19 @@ class RunTab(QWidget):
             self.job.cancel()
             self.progress_label.setText("Stopping after the current answer…")
 
-    def _on_progress(self, p) -> None:
+    def _on_progress(self, p: Progress) -> None:
         self.progress.setMaximum(max(p.total, 1))
         self.progress.setValue(p.done)
         eta = f" · about {p.eta_s:.0f} s left" if p.eta_s else ""
         self.progress_label.setText(
-            f"Run {p.run_id} · {p.phase} {p.done}/{p.total} · {p.label}{eta}"
+            f"Run {p.detail.run_id} · {p.phase} {p.done}/{p.total} · {p.label}{eta}"
         )
 
     def _on_finished(self) -> None:
         self._set_running(False)
         self._fill_runs()
         if self.run_id is not None:
-            run = self.engine.evals.get(self.run_id)
+            run = self.engine.get_eval_run(self.run_id)
             self.progress_label.setText(
                 f"Run {self.run_id}: {run['status']}"
                 + (f" — {run['message']}" if run["message"] else "")
@@ -283,7 +285,7 @@ class RunTab(QWidget):
 
     def _fill_runs(self) -> None:
         self.runs.clear()
-        for r in self.engine.evals.list():
+        for r in self.engine.list_eval_runs():
             item = QTreeWidgetItem(
                 [
                     str(r["id"]),
@@ -317,7 +319,7 @@ class RunTab(QWidget):
 
     def _delete_runs(self) -> None:
         for run_id in self._selected_runs():
-            self.engine.evals.delete(run_id)
+            self.engine.delete_eval_run(run_id)
         self._fill_runs()
 
     def _compare_selected(self) -> None:
@@ -325,4 +327,7 @@ class RunTab(QWidget):
         if len(runs) != 2:
             show_error(self, "Select two runs (Ctrl+click) to compare them.")
             return
-        CompareDialog(self.engine, runs[0], runs[1], self).exec()
+        engine, (a, b) = self.engine, runs
+        self.reading = Job(lambda _cancel: engine.compare_runs(a, b), self, "Compare runs")
+        self.reading.succeeded.connect(lambda rows: CompareDialog(rows, a, b, self).exec())
+        self.reading.start()

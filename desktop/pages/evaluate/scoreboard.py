@@ -20,8 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.pages.evaluate.common import QUALITY, cell
-from engine.evaluation.formatting import format_cell, format_value
-from engine.evaluation.runs import METRIC, METRICS
+from engine.types import METRIC, METRICS, format_cell, format_value
 
 X_AXES = [
     ("latency_s", "Latency (s)"),
@@ -90,7 +89,7 @@ class ScoreboardTab(QWidget):
         self.chart_x.currentIndexChanged.connect(lambda _i: self._draw_chart())
 
     def show_run(self, run: dict, rows: list[dict]) -> None:
-        """Show ``run`` (as ``EvalRuns.get`` gives it) and its scoreboard ``rows``."""
+        """Show ``run`` (as ``Engine.get_eval_run`` gives it) and its scoreboard ``rows``."""
         self.rows = rows
         self.title.setText(
             f"Run {run['id']} · {run['set_name']} v{run['set_version']} · {run['cases']} cases · "
@@ -104,7 +103,9 @@ class ScoreboardTab(QWidget):
         )
         self.table.setRowCount(len(rows))
         for i, r in enumerate(rows):
-            self.table.setItem(i, 0, cell(f"{r['assistant']} v{r['version']}"))
+            # An ad-hoc configuration (the Level 3/4/5 comparison's) has a label, no version.
+            name = r["assistant"] if r["version"] is None else f"{r['assistant']} v{r['version']}"
+            self.table.setItem(i, 0, cell(name))
             self.table.setItem(i, 1, cell(f"{r['level']} · {r['level_name']}"))
             errors = f" ({r['errors']} failed)" if r["errors"] else ""
             self.table.setItem(i, 2, cell(f"{r['n']}{errors}"))

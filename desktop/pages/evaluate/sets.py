@@ -21,9 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
-from desktop.pages.base import import_named
 from desktop.pages.evaluate.generate import GenerateDialog
-from engine.errors import TailorError
+from desktop.worker import Job
 
 
 class SetList(QGroupBox):
@@ -35,6 +34,7 @@ class SetList(QGroupBox):
     def __init__(self, engine, parent=None):
         super().__init__("1 · Evaluation set", parent)
         self.engine = engine
+        self.job: Job | None = None  # an import or a set being made, in the background
         layout = QVBoxLayout(self)
         self.list = QListWidget()
         self.list.setObjectName("evalSets")
@@ -63,7 +63,7 @@ class SetList(QGroupBox):
         current = self.list.currentItem()
         keep = current.data(Qt.ItemDataRole.UserRole) if current else None
         self.list.clear()
-        for s in self.engine.eval_sets.summary():
+        for s in self.engine.eval_set_summary():
             item = QListWidgetItem(f"{s['name']}  ·  v{s['version']}  ·  {s['cases']} cases")
             item.setData(Qt.ItemDataRole.UserRole, s["name"])
             self.list.addItem(item)
@@ -85,7 +85,7 @@ class SetList(QGroupBox):
                 "SQuAD JSON), make one from an example set, or generate one from a knowledge base."
             )
             return
-        v = self.engine.eval_sets.get(name)
+        v = self.engine.get_eval_set(name)
         with_docs = sum(1 for c in v.cases if c.sources)
         first = v.cases[0]
         self.info.setText(
@@ -102,16 +102,17 @@ class SetList(QGroupBox):
             self.import_path(Path(path))
 
     def import_path(self, path: Path) -> None:
-        """Import a JSONL, CSV or SQuAD JSON file as a set, asking for its name."""
-        name = import_named(self, "Import evaluation set", path, self.engine.eval_sets.import_file)
-        if name:
-            self.changed.emit()
-            v = self.engine.eval_sets.get(name)
-            self.status_message.emit(f"Imported {len(v.cases)} cases as {v.label}.")
+        """Import a JSONL, CSV or SQuAD JSON file as a set, asking for its name, in the
+        background; a refused file becomes a dialog listing every bad line."""
+        name, ok = QInputDialog.getText(self, "Import evaluation set", "Name:", text=path.stem)
+        name = name.strip()
+        if ok and name:
+            engine = self.engine
+            self._make(lambda _cancel: engine.import_eval_set(path, name), "Imported")
 
     def _from_examples(self) -> None:
-        sources = [f"Example set: {n}" for n in self.engine.examples.names()] + [
-            f"Fine-tuning dataset (held-out 10%): {n}" for n in self.engine.datasets.names()
+        sources = [f"Example set: {n}" for n in self.engine.list_example_sets()] + [
+            f"Fine-tuning dataset (held-out 10%): {n}" for n in self.engine.list_datasets()
         ]
         if not sources:
             show_error(
@@ -124,21 +125,27 @@ class SetList(QGroupBox):
         if not ok:
             return
         kind, _, name = chosen.partition(": ")
-        try:
-            if kind == "Example set":
-                v = self.engine.eval_sets.from_examples(name, self.engine.examples.get(name))
-            else:
-                v = self.engine.eval_sets.from_dataset(
-                    f"{name} (held out)", self.engine.datasets.get(name)
-                )
-        except TailorError as exc:
-            show_error(self, exc)
-            return
-        self.changed.emit()
-        self.status_message.emit(f"Made {v.label} from {chosen}.")
+        engine = self.engine
+        if kind == "Example set":
+            self._make(lambda _cancel: engine.eval_set_from_examples(name, name), "Made", chosen)
+        else:
+            held = f"{name} (held out)"
+            self._make(lambda _cancel: engine.eval_set_from_dataset(held, name), "Made", chosen)
+
+    def _make(self, work, verb: str, origin: str = "") -> None:
+        """Run ``work`` (which saves a set version) in the background, then list it."""
+
+        def made(v) -> None:
+            self.changed.emit()
+            what = f"{len(v.cases)} cases as {v.label}" if verb == "Imported" else v.label
+            self.status_message.emit(f"{verb} {what}" + (f" from {origin}." if origin else "."))
+
+        self.job = Job(work, self, "Evaluation set")
+        self.job.succeeded.connect(made)
+        self.job.start()
 
     def _generate(self) -> None:
-        if not self.engine.knowledge.names():
+        if not self.engine.list_knowledge_bases():
             show_error(self, "There are no knowledge bases yet: index a folder on Knowledge first.")
             return
         dialog = GenerateDialog(self.engine, self)
@@ -153,5 +160,5 @@ class SetList(QGroupBox):
             self, "Delete evaluation set", f"Delete '{name}', all its versions and its runs?"
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self.engine.eval_sets.delete(name)
+            self.engine.delete_eval_set(name)
             self.changed.emit()

@@ -1,4 +1,5 @@
-"""The settings of a new RAFT build; accepting it creates the build, ready to draft."""
+"""The settings of a new RAFT build; accepting it creates the build (choosing its passages, in
+the background), ready to draft."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
-from engine import bundled
+from desktop.worker import Job
 from engine.errors import TailorError
-from engine.raft.options import RaftOptions, validate_options
+from engine.types import DEFAULT_MODEL_NAME, RaftOptions, validate_raft_options
 
 REASONING = [
     ("writer-or-extract", "Writer model; quotes taken from the passage when its quotes fail"),
@@ -37,7 +38,7 @@ class BuildDialog(QDialog):
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. contracts-raft")
         self.kb = QComboBox()
-        self.kb.addItems(engine.knowledge.names())
+        self.kb.addItems(engine.list_knowledge_bases())
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("optional: only files under this folder")
         self.chunks = QSpinBox()
@@ -45,8 +46,8 @@ class BuildDialog(QDialog):
         self.chunks.setSpecialValueText("all")
         self.chunks.setToolTip("How many passages to draw at random; 'all' uses every one")
         self.writer = QComboBox()
-        self.writer.addItems([m.name for m in engine.models.list()])
-        self.writer.setCurrentText(bundled.DEFAULT_MODEL_NAME)
+        self.writer.addItems([m.name for m in engine.list_models()])
+        self.writer.setCurrentText(DEFAULT_MODEL_NAME)
         self.writer.setToolTip("Writes the questions and answers: the bigger the better")
         self.per_chunk = QSpinBox()
         self.per_chunk.setRange(1, 10)
@@ -90,7 +91,7 @@ class BuildDialog(QDialog):
         layout.addWidget(buttons)
 
     def options(self) -> RaftOptions:
-        return validate_options(
+        return validate_raft_options(
             {
                 "knowledge_base": self.kb.currentText(),
                 "writer": self.writer.currentText(),
@@ -107,8 +108,18 @@ class BuildDialog(QDialog):
 
     def _ok(self) -> None:
         try:
-            self.engine.raft.create(self.name.text(), self.options())
+            options = self.options()
         except TailorError as exc:
             show_error(self, exc)
             return
-        self.accept()
+        # Choosing the passages reads every chunk of the knowledge base: in the background.
+        engine, name = self.engine, self.name.text()
+        self.setEnabled(False)
+        self.job = Job(lambda _cancel: engine.create_raft_build(name, options), self)
+        self.job.succeeded.connect(lambda _info: self.accept())
+        self.job.failed.connect(self._failed)
+        self.job.start()
+
+    def _failed(self, error: Exception) -> None:
+        self.setEnabled(True)
+        show_error(self, error)

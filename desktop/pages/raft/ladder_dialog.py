@@ -1,4 +1,5 @@
-"""Starting the Level 3/4/5 comparison of a saved RAFT build: which adapters, how many passages."""
+"""Starting the Level 3/4/5 comparison of a saved RAFT build: which adapters, how many passages.
+Accepting it creates the evaluation run (in the background); the Evaluate page runs it."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
-from engine.errors import TailorError
+from desktop.worker import Job
 
 
 class LadderDialog(QDialog):
-    """Pick the adapters and the numbers of passages; starts the comparison run."""
+    """Pick the adapters and the numbers of passages; creates the comparison run, whose id
+    :attr:`run_id` holds once accepted."""
 
     def __init__(self, engine, builds: list[str], selected: str | None, parent=None):
         super().__init__(parent)
@@ -50,8 +52,8 @@ class LadderDialog(QDialog):
 
     def _fill_adapters(self) -> None:
         name = self.build.currentText()
-        info = self.engine.raft.get(name)
-        adapters = self.engine.adapters.list()
+        info = self.engine.get_raft_build(name)
+        adapters = self.engine.list_adapters()
         raft = sorted((a for a in adapters if a.kind == "raft"), key=lambda a: a.dataset != name)
         self.raft_adapter.clear()
         self.raft_adapter.addItems([a.name for a in raft])
@@ -72,14 +74,24 @@ class LadderDialog(QDialog):
         except ValueError:
             show_error(self, f"“{self.ks.text()}” is not a list of numbers like 2, 5, 10.")
             return
-        try:
-            self.run_id = self.engine.raft.compare(
-                self.build.currentText(),
-                self.raft_adapter.currentText(),
-                self.plain_adapter.currentData(),
-                ks or (5,),
-            )
-        except TailorError as exc:
-            show_error(self, exc)
-            return
+        engine = self.engine
+        build, raft, plain = (
+            self.build.currentText(),
+            self.raft_adapter.currentText(),
+            self.plain_adapter.currentData(),
+        )
+        self.setEnabled(False)
+        self.job = Job(
+            lambda _cancel: engine.compare_raft_build(build, raft, plain, ks or (5,)), self
+        )
+        self.job.succeeded.connect(self._created)
+        self.job.failed.connect(self._failed)
+        self.job.start()
+
+    def _created(self, run_id: int) -> None:
+        self.run_id = run_id
         self.accept()
+
+    def _failed(self, error: Exception) -> None:
+        self.setEnabled(True)
+        show_error(self, error)

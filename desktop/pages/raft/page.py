@@ -31,7 +31,8 @@ from desktop.pages.raft.ladder_dialog import LadderDialog
 from desktop.pages.raft.review_dialog import ReviewDialog
 from desktop.state import AssistantState
 from desktop.worker import Job
-from engine.errors import TailorError
+from engine.events import Progress
+from engine.types import BuildInfo, DraftingDetail
 
 
 class RaftPage(RungPage):
@@ -50,6 +51,7 @@ class RaftPage(RungPage):
         self.state = state
         self.engine = state.engine
         self.job: Job | None = None
+        self._infos: dict[str, BuildInfo] = {}  # the builds as last listed
 
         use = QGroupBox("This assistant")
         f = QFormLayout(use)
@@ -155,7 +157,7 @@ class RaftPage(RungPage):
         d = self.state.draft
         return [
             a.name
-            for a in self.engine.adapters.list()
+            for a in self.engine.list_adapters()
             if a.kind == "raft" and (d is None or a.base_model == d.model)
         ]
 
@@ -166,7 +168,7 @@ class RaftPage(RungPage):
             w.blockSignals(True)
         adapters = self._raft_adapters()
         fill_combo(self.adapter, adapters)
-        fill_combo(self.kb, self.engine.knowledge.names())
+        fill_combo(self.kb, self.engine.list_knowledge_bases())
         if d is not None:
             level5 = d.adapter in adapters and bool(d.knowledge_base)
             self.use.setChecked(level5)
@@ -210,7 +212,8 @@ class RaftPage(RungPage):
     def _fill_builds(self) -> None:
         keep = self._selected()
         self.builds.clear()
-        for info in self.engine.raft.list():
+        self._infos = {info.name: info for info in self.engine.list_raft_builds()}
+        for info in self._infos.values():
             item = QTreeWidgetItem([info.name, info.options.knowledge_base, info.summary])
             item.setData(0, Qt.ItemDataRole.UserRole, info.name)
             self.builds.addTopLevelItem(item)
@@ -227,7 +230,7 @@ class RaftPage(RungPage):
     def _show_selected(self) -> None:
         name = self._selected()
         busy = self.job is not None and self.job.running
-        info = self.engine.raft.get(name) if name else None
+        info = self._infos.get(name) if name else None
         self.continue_build.setEnabled(
             bool(info) and not busy and info.status in ("drafting", "stopped")
         )
@@ -261,7 +264,7 @@ class RaftPage(RungPage):
         self.progress.setFormat(f"{info.done}/{info.total} passages")
 
     def _new_build(self) -> None:
-        if not self.engine.knowledge.names():
+        if not self.engine.list_knowledge_bases():
             show_error(self, "There are no knowledge bases yet: index a folder on Knowledge first.")
             return
         dialog = BuildDialog(self.engine, self)
@@ -273,40 +276,38 @@ class RaftPage(RungPage):
     def start_drafting(self, name: str | None) -> None:
         if not name or (self.job is not None and self.job.running):
             return
-        raft = self.engine.raft
-        self.job = Job(lambda cancel: raft.draft(name, cancel), self)
-        self.job.event.connect(self._on_progress)
+        engine = self.engine
+        self.job = Job(lambda cancel: engine.draft_raft(name, cancel=cancel), self)
+        self.job.event.connect(lambda p: self._on_progress(name, p))
         self.job.finished.connect(lambda: self._drafting_finished(name))
         self.stop.setEnabled(True)
         self.build_info.setText(f"Drafting “{name}”: loading the writer model…")
         self.job.start()
         self._show_selected()
 
-    def _on_progress(self, p) -> None:
+    def _on_progress(self, name: str, p: Progress) -> None:
+        drafts: DraftingDetail = p.detail
         self.progress.setMaximum(max(p.total, 1))
         self.progress.setValue(p.done)
-        self.progress.setFormat(f"%v/%m passages · {p.kept} drafts · {p.dropped} dropped")
-        eta = f" · about {p.eta:.0f} s left" if p.eta else ""
-        latest = next((d for d in p.latest if d.question), None)
+        self.progress.setFormat(f"%v/%m passages · {drafts.kept} drafts · {drafts.dropped} dropped")
+        eta = f" · about {p.eta_s:.0f} s left" if p.eta_s else ""
+        latest = next((d for d in drafts.latest if d.question), None)
         self.build_info.setText(
-            f"Drafting “{p.name}”{eta}."
+            f"Drafting “{name}”{eta}."
             + (
                 f"<br>Latest: <i>{html.escape(latest.question)}</i> → {html.escape(latest.answer)}"
                 if latest
                 else ""
             )
         )
-        self.status_message.emit(f"RAFT “{p.name}”: {p.done}/{p.total} passages drafted")
+        self.status_message.emit(f"RAFT “{name}”: {p.done}/{p.total} passages drafted")
 
     def _drafting_finished(self, name: str) -> None:
         self.stop.setEnabled(False)
         self.job = None
         self._fill_builds()
-        try:
-            info = self.engine.raft.get(name)
-        except TailorError:
-            return
-        if info.status == "review":
+        info = self._infos.get(name)
+        if info is not None and info.status == "review":
             self.status_message.emit(f"RAFT “{name}”: drafted; review and save it.")
             self.build_info.setText(
                 f"“{name}” is drafted: <b>Review and save…</b> to read, edit and save it."
@@ -336,7 +337,7 @@ class RaftPage(RungPage):
             f"Delete the drafts of “{name}”? Datasets and evaluation sets already saved stay.",
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self.engine.raft.delete(name)
+            self.engine.delete_raft_build(name)
             self._fill_builds()
 
     def _train(self) -> None:
@@ -345,8 +346,8 @@ class RaftPage(RungPage):
             self.train_requested.emit(name)
 
     def _compare(self) -> None:
-        saved = [i.name for i in self.engine.raft.list() if i.status == "saved"]
-        raft_adapters = [a for a in self.engine.adapters.list() if a.kind == "raft"]
+        saved = [i.name for i in self.engine.list_raft_builds() if i.status == "saved"]
+        raft_adapters = [a for a in self.engine.list_adapters() if a.kind == "raft"]
         if not saved or not raft_adapters:
             show_error(
                 self,

@@ -1,5 +1,6 @@
 """Reviewing a RAFT build's drafts: every question, answer and quoted reasoning, checked as it is
-edited, then saved as the datasets and the held-out evaluation set (in the background)."""
+edited, then saved as the datasets and the held-out evaluation set. The drafts and passages are
+read, and saved, in the background."""
 
 from __future__ import annotations
 
@@ -24,8 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop.errors import show_error
 from desktop.worker import Job
-from engine.raft.drafting import RaftDraft
-from engine.raft.format import draft_problem
+from engine.types import RaftDraft, draft_problem
 
 
 class ReviewDialog(QDialog):
@@ -58,6 +58,8 @@ class ReviewDialog(QDialog):
         self.table.setColumnWidth(2, 150)
         layout.addWidget(self.table, 1)
         bottom = QHBoxLayout()
+        self.loaded = False  # the drafts are in the table
+        self.job: Job | None = None
         remove = QPushButton("Delete selected")
         remove.clicked.connect(self._remove_rows)
         self.hide_dropped = QCheckBox("Hide dropped drafts")
@@ -71,15 +73,34 @@ class ReviewDialog(QDialog):
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
-        buttons.button(QDialogButtonBox.StandardButton.Save).setText("Save dataset")
+        save = buttons.button(QDialogButtonBox.StandardButton.Save)
+        save.setText("Save dataset")
         buttons.accepted.connect(self._save)
         buttons.rejected.connect(self.reject)
         bottom.addWidget(buttons)
         layout.addLayout(bottom)
-        self._texts = {
-            c.id: c for c in engine.knowledge.chunks(engine.raft.get(name).options.knowledge_base)
-        }
-        self._fill(engine.raft.drafts(name))
+        self._texts: dict[str, str] = {}  # each passage's text by chunk id
+        # Reading every passage of the knowledge base takes a while: in the background, with
+        # everything but Cancel held meanwhile.
+        self._held = (self.table, remove, self.hide_dropped, keep, save)
+        for w in self._held:
+            w.setEnabled(False)
+        self.summary.setText("Reading the drafts and their passages…")
+        self.job = Job(lambda _cancel: (engine.raft_drafts(name), engine.raft_passages(name)), self)
+        self.job.succeeded.connect(self._loaded)
+        self.job.failed.connect(self._load_failed)
+        self.job.start()
+
+    def _loaded(self, read: tuple[list[RaftDraft], dict[str, str]]) -> None:
+        drafts, self._texts = read
+        for w in self._held:
+            w.setEnabled(True)
+        self._fill(drafts)
+        self.loaded = True
+
+    def _load_failed(self, error: Exception) -> None:
+        show_error(self, error)
+        self.reject()
 
     def _fill(self, drafts: list[RaftDraft]) -> None:
         self.table.setRowCount(0)
@@ -93,10 +114,10 @@ class ReviewDialog(QDialog):
             self.table.setItem(i, 0, check)
             for col, text in ((1, d.question), (2, d.answer), (3, d.reasoning)):
                 self.table.setItem(i, col, QTableWidgetItem(text))
-            chunk = self._texts.get(d.chunk_id)
+            passage = self._texts.get(d.chunk_id)
             src = QTableWidgetItem(Path(d.source).name)
             src.setFlags(src.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            src.setToolTip(chunk.text if chunk else "(no longer in the knowledge base)")
+            src.setToolTip(passage if passage is not None else "(no longer in the knowledge base)")
             self.table.setItem(i, 4, src)
             self._mark(i, summarise=False)
         self.table.blockSignals(False)
@@ -111,8 +132,7 @@ class ReviewDialog(QDialog):
 
     def _mark(self, row: int, summarise: bool = True) -> None:
         d = self._draft(row)
-        chunk = self._texts.get(d.chunk_id)
-        problem = draft_problem(d.question, d.answer, d.reasoning, chunk.text if chunk else None)
+        problem = draft_problem(d.question, d.answer, d.reasoning, self._texts.get(d.chunk_id))
         cell = self.table.item(row, 0)
         self.table.blockSignals(True)
         cell.setText("✓ " + d.origin if not problem else "✗ " + problem)
@@ -149,9 +169,9 @@ class ReviewDialog(QDialog):
         return [self._draft(i) for i in range(self.table.rowCount())]
 
     def _keep(self) -> None:
-        raft, name, drafts = self.engine.raft, self.build, self.drafts()
+        engine, name, drafts = self.engine, self.build, self.drafts()
         self._in_background(
-            lambda _cancel: raft.save_drafts(name, drafts),
+            lambda _cancel: engine.save_raft_drafts(name, drafts),
             "Keeping the edited drafts…",
             lambda _drafts: self.reject(),
         )
@@ -159,13 +179,12 @@ class ReviewDialog(QDialog):
     def _save(self) -> None:
         # Checking every quote again, then searching the knowledge base once per question
         # (hard negatives): off the UI thread, with the buttons held meanwhile.
-        raft, name, drafts = self.engine.raft, self.build, self.drafts()
-
-        def work(_cancel):
-            raft.save_drafts(name, drafts)
-            return raft.save(name)
-
-        self._in_background(work, "Saving: choosing distractors for every question…", self._saved)
+        engine, name, drafts = self.engine, self.build, self.drafts()
+        self._in_background(
+            lambda _cancel: engine.save_raft_build(name, drafts),
+            "Saving: choosing distractors for every question…",
+            self._saved,
+        )
 
     def _in_background(self, work, doing: str, done) -> None:
         self.setEnabled(False)
