@@ -101,3 +101,9 @@ def test_errors_are_clear_and_exit_non_zero(home, args, message):
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_deleting_a_job_that_does_not_exist_says_where_to_look(home):
+    result = run("jobs", "delete", "42", ok=False)
+    assert result.returncode != 0
+    assert "No training job 42." in result.stderr and "tailor jobs list" in result.stderr

@@ -18,7 +18,7 @@ from engine.errors import InvalidData, TailorError
 from engine.evaluation.sets import parse_file
 from engine.events import Outcome, Progress, run
 from engine.types import Case, Example, RunOptions, RunStep, Target
-from tests import knowledge_folder
+from tests import fake_adapters, knowledge_folder
 
 TAILOR = str(Path(sys.executable).parent / "tailor")
 ASSETS = Path(__file__).parent / "assets"
@@ -293,27 +293,9 @@ def test_eval_command_line(home, tmp_path):
 
 
 def test_the_ladder_compares_ad_hoc_configurations_and_makes_no_assistants(engine, tmp_path):
-    from engine.types import Adapter
-
-    model = engine.get_model(engine.get_assistant(DEFAULT_ASSISTANT).config.model)
-    for name, kind in (("plain", "lora"), ("retrieval", "raft")):
-        (tmp_path / f"{name}.gguf").write_bytes(b"")  # a record and its file; never loaded
-        engine.services.adapters.register(
-            Adapter(
-                name=name,
-                base_model=model.name,
-                base_size=model.info.file_size,
-                dataset="facts",
-                peft_path=tmp_path / name,
-                gguf_path=tmp_path / f"{name}.gguf",
-                kind=kind,
-                hyperparameters={},
-                results={},
-                created_at="",
-            )
-        )
+    model = fake_adapters.register(engine, tmp_path, with_files=True)
     engine.save_eval_set("facts", CASES)
-    ladder = {"model": model.name, "knowledge_base": "docs"}
+    ladder = {"model": model, "knowledge_base": "docs"}
     with pytest.raises(TailorError, match="between 1 and 50"):
         engine.compare_ladder("facts", **ladder, raft_adapter="retrieval", retrieval_ks=(0,))
     with pytest.raises(TailorError, match="not trained on a RAFT dataset"):

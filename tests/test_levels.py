@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.api import DEFAULT_ASSISTANT, Engine
-from engine.types import Adapter, AssistantConfig
+from engine.api import Engine
+from engine.types import AssistantConfig
+from tests import fake_adapters
 
 TAILOR = str(Path(sys.executable).parent / "tailor")
 
@@ -17,23 +18,8 @@ def tuned_assistant(engine: Engine, folder: Path) -> str:
     assistant using the plain one with a knowledge base. A level is read from the records
     alone, so the adapters' files are never made (the services are used: the verbs would check
     the files and the knowledge base)."""
-    model = engine.get_model(engine.get_assistant(DEFAULT_ASSISTANT).config.model)
-    for name, kind in (("plain", "lora"), ("retrieval", "raft")):
-        engine.services.adapters.register(
-            Adapter(
-                name=name,
-                base_model=model.name,
-                base_size=model.info.file_size,
-                dataset="facts",
-                peft_path=folder / name,
-                gguf_path=folder / f"{name}.gguf",
-                kind=kind,
-                hyperparameters={},
-                results={},
-                created_at="",
-            )
-        )
-    config = AssistantConfig(model=model.name, adapter="plain", knowledge_base="docs")
+    model = fake_adapters.register(engine, folder)
+    config = AssistantConfig(model=model, adapter="plain", knowledge_base="docs")
     engine.services.assistants.create("Tuned", config)
     return "Tuned"
 

@@ -103,7 +103,7 @@ def test_names_that_shared_a_folder_each_get_their_own(engine, home):
         assert read_json(job.folder / "job.json")["adapter"] == name
     keep = jobs["中文"].folder
     before = sorted(p.name for p in keep.iterdir())
-    engine.services.jobs.delete(jobs["日本"].id)
+    engine.delete_training_job(jobs["日本"].id)
     assert not jobs["日本"].folder.exists()
     again = _start(engine, "日本")
     assert again.folder != keep
@@ -123,11 +123,11 @@ def test_deleting_a_job_never_removes_what_it_does_not_own(engine, home):
             (adapter, BASE, "d", str(folder)),
         )
     by_name = {job.adapter: job.id for job in engine.list_training_jobs()}
-    engine.services.jobs.delete(by_name[".."])
+    engine.delete_training_job(by_name[".."])
     _workspace_intact(home)
-    engine.services.jobs.delete(by_name["a b"])
+    engine.delete_training_job(by_name["a b"])
     assert (shared / "job.json").is_file()  # still the folder of job 'a-b'
-    engine.services.jobs.delete(by_name["a-b"])
+    engine.delete_training_job(by_name["a-b"])
     assert not shared.exists()
     _workspace_intact(home)
 

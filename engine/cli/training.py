@@ -212,6 +212,16 @@ def jobs_log(ctx, job_id) -> None:
         click.echo(engine_of(ctx).training_log(job_id))
 
 
+@jobs.command("delete")
+@click.argument("job_id", type=int)
+@click.pass_context
+def jobs_delete(ctx, job_id) -> None:
+    """Delete a job that is not running, with its checkpoints and log (not its adapter)."""
+    with advice(NotFound, JOBS_LISTED):
+        engine_of(ctx).delete_training_job(job_id)
+    click.echo(f"Deleted job {job_id}.")
+
+
 @click.group()
 def adapters() -> None:
     """Trained LoRA adapters."""

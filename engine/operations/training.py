@@ -137,6 +137,11 @@ class TrainingOperations:
     def get_training_job(self, job_id: int) -> JobInfo:
         return self.services.jobs.get(job_id)
 
+    def delete_training_job(self, job_id: int) -> None:
+        """Forget a finished, failed or cancelled job and delete its folder — its checkpoints
+        and log — unless the adapter it trained is kept (the adapter's files live there)."""
+        self.services.jobs.delete(job_id)
+
     def training_log(self, job_id: int) -> str:
         """A job's training process output so far."""
         return self.services.jobs.log(job_id)
