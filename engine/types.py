@@ -27,7 +27,7 @@ from engine.knowledge.store import Hit
 from engine.evaluation import advisor
 from engine.evaluation.advisor import Answers, from_answers, from_scoreboard
 from engine.evaluation.formatting import METRIC, METRICS, MISSING, SPEED_KEYS
-from engine.evaluation.formatting import format_cell, format_change, format_value
+from engine.evaluation.formatting import config_name, format_cell, format_change, format_value
 from engine.evaluation.judge import check_prompt
 from engine.evaluation.options import RunOptions, Target
 from engine.evaluation.options import validate_options as validate_run_options
@@ -87,6 +87,7 @@ __all__ = [
     "Target",
     "advisor",
     "check_prompt",
+    "config_name",
     "format_cell",
     "format_change",
     "format_value",

@@ -116,6 +116,16 @@ def test_advisor_from_numbers_keeps_a_rung_only_when_it_pays():
     assert advisor.from_scoreboard([_row(1, 0.1, 1.0)]) is None
 
 
+def test_advisor_names_an_ad_hoc_configuration_by_its_label():
+    # The ladder's configurations are stored with their label as the name and no version.
+    rows = [_row(3, 0.3, 1.0), _row(5, 0.7, 2.0)]
+    for row in rows:
+        row.update(assistant=f"Level {row['level']} · k=5", version=None)
+    text = advisor.from_scoreboard(rows).text()
+    assert "Level 5 (Level 5 · k=5) raised F1" in text
+    assert "Use Level 5 (RAFT): Level 5 · k=5." in text and "None" not in text
+
+
 def test_one_formatter_for_both_front_ends():
     from engine.evaluation.formatting import format_cell, format_change, format_value
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from engine.assistants import LEVEL_NAMES
+from engine.evaluation.formatting import config_name
 
 QUESTIONS = [
     ("general_knowledge", "Does the model's general knowledge cover what people will ask?"),
@@ -146,7 +147,7 @@ def from_scoreboard(
         else:
             verb = "raised" if gain > 0 else "lowered"
             change = f"{verb} {label} from {q(keep):.2f} to {q(row):.2f}"
-        who = f"{row['assistant']} v{row['version']}"
+        who = config_name(row["assistant"], row["version"])
         what = f"Level {row['level']} ({who}) {change} at {ratio:.1f}× the latency"
         if gain >= t.min_gain and ratio <= t.max_latency_ratio:
             sure = "" if significant else " (within the margin of error: add cases to be sure)"
@@ -176,6 +177,6 @@ def from_scoreboard(
             )
     headline = (
         f"Use Level {keep['level']} ({LEVEL_NAMES[keep['level']]}): "
-        f"{keep['assistant']} v{keep['version']}."
+        f"{config_name(keep['assistant'], keep['version'])}."
     )
     return Advice(keep["level"], headline, reasons)

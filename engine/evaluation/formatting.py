@@ -39,6 +39,12 @@ SPEED_KEYS = {x.key for x in METRICS if x.group == "speed"}
 MISSING = "—"
 
 
+def config_name(assistant: str, version: int | None) -> str:
+    """A run's configuration by name: "Support bot v3" for an assistant's version, the label
+    alone for an ad-hoc configuration (stored without a version, e.g. the ladder's)."""
+    return assistant if version is None else f"{assistant} v{version}"
+
+
 def format_value(key: str, number: float | None) -> str:
     """One value of metric ``key`` at that metric's precision; "—" when there is none."""
     return MISSING if number is None else METRIC[key].fmt.format(number)

@@ -9,7 +9,7 @@ import json
 from engine.assistants import LEVEL_NAMES, AssistantConfig
 from engine.errors import NotFound
 from engine.evaluation import metrics as m
-from engine.evaluation.formatting import METRIC, METRICS, SPEED_KEYS
+from engine.evaluation.formatting import METRIC, METRICS, SPEED_KEYS, config_name
 from engine.evaluation.options import RunOptions
 from engine.workspace import Workspace
 
@@ -19,7 +19,7 @@ JUDGED = {"judge", "judge_unparsed"}  # a result the judge has seen (scored or n
 def config_label(assistant: str, version: int | None, level: int) -> str:
     """How a run's configuration is shown: "Support bot v3 · L3" for an assistant's version,
     the label alone for an ad-hoc configuration (stored without a version)."""
-    return assistant if version is None else f"{assistant} v{version} · L{level}"
+    return config_name(assistant, version) + ("" if version is None else f" · L{level}")
 
 
 class RunResults:

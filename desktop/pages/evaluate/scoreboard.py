@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.pages.evaluate.common import QUALITY, cell
-from engine.types import METRIC, METRICS, format_cell, format_value
+from engine.types import METRIC, METRICS, config_name, format_cell, format_value
 
 X_AXES = [
     ("latency_s", "Latency (s)"),
@@ -104,7 +104,7 @@ class ScoreboardTab(QWidget):
         self.table.setRowCount(len(rows))
         for i, r in enumerate(rows):
             # An ad-hoc configuration (the Level 3/4/5 comparison's) has a label, no version.
-            name = r["assistant"] if r["version"] is None else f"{r['assistant']} v{r['version']}"
+            name = config_name(r["assistant"], r["version"])
             self.table.setItem(i, 0, cell(name))
             self.table.setItem(i, 1, cell(f"{r['level']} · {r['level_name']}"))
             errors = f" ({r['errors']} failed)" if r["errors"] else ""
