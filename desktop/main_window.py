@@ -154,6 +154,11 @@ class MainWindow(QMainWindow):
         offline.setToolTip("Tailor never connects to the network; everything runs here.")
         self.statusBar().addWidget(self.status_text, 1)
         self.statusBar().addPermanentWidget(self.model_status)
+        # Shown while the local server (Settings) runs.
+        self.server_status = QLabel()
+        self.server_status.setObjectName("serverStatus")
+        self.server_status.hide()
+        self.statusBar().addPermanentWidget(self.server_status)
         self.statusBar().addPermanentWidget(offline)
 
         self._build_menus()
@@ -173,6 +178,7 @@ class MainWindow(QMainWindow):
         raft.train_requested.connect(self._train_raft)
         raft.run_started.connect(self._run_comparison)
         self.pages["models"].models_changed.connect(self.pages["prompt"].refresh_models)
+        self.pages["settings"].server_changed.connect(self._server_changed)
         self.pages["prompt"].history_button.clicked.connect(self.open_history)
         self.pages["prompt"].save_button.clicked.connect(self.save_version)
 
@@ -397,7 +403,12 @@ class MainWindow(QMainWindow):
         else:
             show_error(self, f"Tailor does not know what to do with {path.name} here.")
 
+    def _server_changed(self, url: str) -> None:
+        self.server_status.setText(f"serving at {url}")
+        self.server_status.setVisible(bool(url))
+
     def closeEvent(self, event) -> None:
+        self.pages["settings"].stop_server()
         knowledge = self.pages["knowledge"]
         knowledge.stop_watching()
         jobs = (

@@ -26,7 +26,9 @@ from engine.operations.evaluation import EvaluationOperations
 from engine.operations.examples import ExamplesOperations
 from engine.operations.knowledge import KnowledgeOperations
 from engine.operations.models import ModelsOperations
+from engine.operations.providers import ProvidersOperations
 from engine.operations.raft import RaftOperations
+from engine.operations.serving import ServingOperations
 from engine.operations.training import TrainingOperations
 from engine.services import Services
 from engine.settings import Settings
@@ -48,12 +50,14 @@ __all__ = [
 
 class Engine(
     ModelsOperations,
+    ProvidersOperations,
     AssistantsOperations,
     ExamplesOperations,
     KnowledgeOperations,
     EvaluationOperations,
     TrainingOperations,
     RaftOperations,
+    ServingOperations,
 ):
     """Everything Tailor can do, headless."""
 

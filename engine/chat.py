@@ -129,15 +129,18 @@ class Chat:
         conversation_id: int | None = None,
         cancel: CancelToken | None = None,
         seed: int | None = None,
+        history: list[dict] | None = None,
+        stop: list[str] | None = None,
     ) -> Generator[Loading | TokenEvent, None, Reply]:
         """Answer ``message`` with ``config``: :class:`Loading` when a model must load, the
         reply's tokens, then the ``Outcome`` holding the :class:`Reply` (with its sources and,
         for a RAFT adapter, its parsed answer). With ``conversation_id`` the exchange continues
         that conversation and is saved there, as belonging to ``version`` when ``config`` is
-        that version's."""
-        history = []
+        that version's. ``history`` (``{"role", "content"}`` dicts) comes before the
+        conversation's messages; ``stop`` strings end the reply early."""
+        history = list(history or [])
         if conversation_id is not None:
-            history = [
+            history += [
                 {"role": m.role, "content": m.content}
                 for m in self._conversations.messages(conversation_id)
             ]
@@ -163,6 +166,7 @@ class Chat:
             top_p=config.top_p,
             max_tokens=config.max_tokens,
             seed=seed,
+            stop=stop,
         )
         kept: list = []
 

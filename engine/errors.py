@@ -40,3 +40,9 @@ class InvalidData(TailorError):
 
 class Cancelled(TailorError):
     """The person stopped the operation: a normal ending, not a failure."""
+
+
+class ModelUnavailable(TailorError):
+    """The model cannot answer right now — another task unloaded it, or its server cannot be
+    reached — through no fault of the input: work in progress records nothing for the case and
+    can be resumed."""

@@ -21,7 +21,9 @@ from engine.finetune.jobs import Jobs
 from engine.knowledge.bases import KnowledgeBases
 from engine.models.generation import Generation
 from engine.models.library import ModelLibrary
+from engine.models.remote import ModelCatalog, RemoteModels
 from engine.prompting import FewShotSelector
+from engine.providers import Providers
 from engine.raft.builds import RaftBuilds
 from engine.workspace import Workspace
 
@@ -42,7 +44,12 @@ class Services:
         self.eval_sets = EvalSets(ws)
         self.datasets = Datasets(ws)
         self.adapters = Adapters(ws)
-        self.generation = Generation(ws, self.models, self.adapters)
+        self.providers = Providers(ws)
+        self.remote = RemoteModels(self.providers)
+        self.generation = Generation(ws, self.models, self.adapters, self.remote)
+        # Where a name only has to exist (an assistant's model, the judge, the RAFT writer), a
+        # remote model's counts as well as a local one's.
+        self.catalog = ModelCatalog(self.models, self.remote)
         self.chat = Chat(
             self.generation,
             self.assistants,
@@ -55,7 +62,7 @@ class Services:
         )
         self.raft = RaftBuilds(
             ws,
-            self.models,
+            self.catalog,
             self.knowledge,
             self.datasets,
             self.eval_sets,
@@ -68,7 +75,7 @@ class Services:
             ws,
             self.eval_sets,
             self.assistants,
-            self.models,
+            self.catalog,
             self.knowledge,
             self.embedder,
             self.chat,

@@ -50,6 +50,12 @@ from engine.raft.format import RaftAnswer, draft_problem
 from engine.raft.options import RaftOptions
 from engine.raft.options import validate_options as validate_raft_options
 
+# -- remote models ---------------------------------------------------------------------------
+from engine.providers import Provider, RemoteModel
+
+# -- serving -----------------------------------------------------------------------------------
+from engine.serving import ServedModel
+
 DEFAULT_MODEL_NAME = bundled.DEFAULT_MODEL_NAME
 
 __all__ = [
@@ -114,4 +120,9 @@ __all__ = [
     "RaftOptions",
     "draft_problem",
     "validate_raft_options",
+    # remote models
+    "Provider",
+    "RemoteModel",
+    # serving
+    "ServedModel",
 ]

@@ -30,8 +30,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "shiboken6", "desktop")
-# The front ends: the window and the command line.
-FRONT_ENDS = ("desktop", "engine.cli")
+# The front ends: the window, the command line and the OpenAI-compatible server.
+FRONT_ENDS = ("desktop", "engine.cli", "engine.server")
+# A front end may start another one, and nothing else of it: the `tailor` command chooses the
+# window or the command line; the window and `tailor serve` host the server.
+STARTS = {"desktop.launcher": ("engine.cli",), "desktop": ("engine.server",)}
+STARTS |= {"engine.cli": ("engine.server",)}
 # What a front end may import from the engine: the operations, events, records and errors.
 PUBLIC = ("engine.api", "engine.events", "engine.types", "engine.errors")
 # What a front end may not touch on an engine: the services behind the operations, by the
@@ -129,9 +133,21 @@ def forbidden_imports(graph: list[Import], package: str = "engine") -> list[str]
         if _within(i.importer, package)
         and (
             i.imported.split(".")[0] in FORBIDDEN
-            or any(_within(i.imported, f) and not _within(i.importer, f) for f in FRONT_ENDS)
+            or any(
+                _within(i.imported, f) and not _within(i.importer, f) and not _starts(i)
+                for f in FRONT_ENDS
+            )
         )
     ]
+
+
+def _starts(i: Import) -> bool:
+    """Whether the import is one front end starting another (see STARTS): the package itself
+    is imported, never a module inside it."""
+    return any(
+        _within(i.importer, starter) and i.imported in started
+        for starter, started in STARTS.items()
+    )
 
 
 def modules_loaded_with_the_engine(root: Path) -> list[str]:
@@ -191,8 +207,7 @@ def front_end_imports_beyond_the_api(graph: list[Import]) -> list[str]:
         and _within(i.imported, "engine")
         and not any(_within(i.imported, p) for p in PUBLIC)
         and not any(_within(i.importer, f) and _within(i.imported, f) for f in FRONT_ENDS)
-        # The ``tailor`` command chooses a front end: the window, or with arguments the CLI.
-        and not (i.importer == "desktop.launcher" and _within(i.imported, "engine.cli"))
+        and not _starts(i)
     ]
 
 
@@ -368,6 +383,8 @@ def test_the_front_end_rules_name_every_reach_past_the_api(tmp_path):
         "desktop/history.py": "def _later(self):\n    return self.engine.knowledge.names()\n",
         "engine/cli/models.py": "def _later(engine):\n    return engine.services, engine.workspace\n",  # noqa: E501
         "desktop/state.py": "from engine.cli import main\n",
+        # The window may start the server, never reach into it.
+        "desktop/errors.py": "from engine.server.app import anything\n",
     }
     root, line = sabotaged(tmp_path, changes)
     graph = imports(root)
@@ -380,6 +397,7 @@ def test_the_front_end_rules_name_every_reach_past_the_api(tmp_path):
             f"desktop/app.py:{line['desktop/app.py']} engine.added",
             f"engine/cli/__init__.py:{line['engine/cli/__init__.py']} engine.knowledge.bases",
             f"desktop/state.py:{line['desktop/state.py']} engine.cli",
+            f"desktop/errors.py:{line['desktop/errors.py']} engine.server.app",
         ]
     )
     assert "engine.added" in engine_modules_used_by_front_ends(graph)["desktop"]

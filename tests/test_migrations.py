@@ -75,6 +75,21 @@ def test_assistant_versions_are_immutable(tmp_path):
         conn.execute("UPDATE assistant_versions SET config = 'x'")
 
 
+def test_providers_are_recorded_without_any_place_for_a_key(tmp_path):
+    """Migration 8: a provider's row says where its key is (keyring, environment or none),
+    never the key itself."""
+    conn = database.connect(tmp_path / "t.db")
+    columns = {r["name"] for r in conn.execute("PRAGMA table_info(providers)")}
+    assert columns == {"name", "base_url", "key_source", "context_size", "timeout_s", "created_at"}
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "INSERT INTO providers(name, base_url, key_source) VALUES ('p', 'u', 'plaintext')"
+        )
+    conn.execute("INSERT INTO providers(name, base_url) VALUES ('Lab', 'http://h/v1')")
+    with pytest.raises(sqlite3.IntegrityError):  # names are unique whatever their case
+        conn.execute("INSERT INTO providers(name, base_url) VALUES ('lab', 'http://h/v1')")
+
+
 OPENER = (
     "import sys\n"
     "from engine.workspace import Workspace\n"

@@ -1,4 +1,5 @@
-"""The model library: what each GGUF says about itself; import by dialog or drag and drop."""
+"""The model library: what each GGUF says about itself; import by dialog or drag and drop. Added
+providers' models are listed too, marked remote, when asked for (that asks their servers)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from desktop.errors import show_error
 from desktop.pages.base import button_row, page_header
 from desktop.worker import Job
 from engine.api import Engine
+from engine.errors import TailorError
 
 COLUMNS = ["Name", "Architecture", "Parameters", "Quantisation", "Context", "Chat template", "Size"]
 
@@ -33,6 +35,8 @@ class ModelsPage(QWidget):
         super().__init__(parent)
         self.engine = engine
         self._job: Job | None = None
+        self._remote_job: Job | None = None
+        self._remote: list = []  # the providers' models, as last listed
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 16, 24, 16)
         layout.addWidget(
@@ -46,10 +50,17 @@ class ModelsPage(QWidget):
         self.import_button.setObjectName("importModel")
         self.import_button.setToolTip("Import a model file (Ctrl+I)")
         self.remove_button = QPushButton("Remove")
+        self.remote_button = QPushButton("List remote models")
+        self.remote_button.setObjectName("listRemoteModels")
+        self.remote_button.setToolTip(
+            "Ask each added provider's server which models it offers (this contacts them)"
+        )
         self.status = QLabel()
         self.status.setObjectName("hint")
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # it shows file and model names
-        layout.addLayout(button_row(self.import_button, self.remove_button, (self.status, 1)))
+        layout.addLayout(
+            button_row(self.import_button, self.remove_button, self.remote_button, (self.status, 1))
+        )
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("modelsTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -69,12 +80,16 @@ class ModelsPage(QWidget):
 
         self.import_button.clicked.connect(self.choose_file)
         self.remove_button.clicked.connect(self._remove)
+        self.remote_button.clicked.connect(self.list_remote)
         self.table.itemSelectionChanged.connect(self._show_details)
         self.refresh()
 
     def refresh(self) -> None:
         models = self.engine.list_models()
-        self.table.setRowCount(len(models))
+        self.remote_button.setEnabled(
+            bool(self.engine.list_providers()) and self._remote_job is None
+        )
+        self.table.setRowCount(len(models) + len(self._remote))
         for row, m in enumerate(models):
             i = m.info
             cells = [
@@ -90,6 +105,13 @@ class ModelsPage(QWidget):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, m.name)
                 self.table.setItem(row, col, item)
+        for row, r in enumerate(self._remote, len(models)):
+            cells = [f"{r.name}  (remote)", "remote", "", "", "", "", f"on {r.host}"]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, r.name)
+                item.setData(Qt.ItemDataRole.UserRole + 1, r.host)
+                self.table.setItem(row, col, item)
         if models and not self.table.selectedItems():
             self.table.selectRow(0)
         self._show_details()
@@ -104,6 +126,15 @@ class ModelsPage(QWidget):
             self.details.setText("")
             self.remove_button.setEnabled(False)
             return
+        host = self.table.selectedItems()[0].data(Qt.ItemDataRole.UserRole + 1)
+        if host:
+            self.remove_button.setEnabled(False)
+            self.details.setText(
+                f"<b>{html.escape(name)}</b> — a remote model: it runs on "
+                f"{html.escape(host)}, and every prompt it answers (with the passages and "
+                "examples put into it) is sent there."
+            )
+            return
         m = self.engine.get_model(name)
         self.remove_button.setEnabled(not m.bundled)
         # The name comes from the file's own metadata: text, never markup (a GGUF's
@@ -112,6 +143,39 @@ class ModelsPage(QWidget):
             f"<b>{html.escape(m.info.name)}</b> — {m.info.parameters:,} parameters, "
             f"{m.info.n_layers} layers<br>File: {html.escape(str(m.path))}"
         )
+
+    def list_remote(self) -> None:
+        """List every provider's models in the background (this contacts their servers)."""
+        if self._remote_job is not None:
+            return
+        providers = self.engine.list_providers()
+        hosts = ", ".join(sorted({p.host for p in providers}))
+        self.status.setText(f"Asking {hosts}…")
+        self.remote_button.setEnabled(False)
+        engine = self.engine
+
+        def ask(_cancel):
+            found, problems = [], []
+            for p in providers:
+                try:
+                    found += engine.provider_models(p.name)
+                except TailorError as exc:
+                    problems.append(str(exc))
+            return found, problems
+
+        self._remote_job = Job(ask, self)
+        self._remote_job.succeeded.connect(self._remote_listed)
+        self._remote_job.failed.connect(lambda e: show_error(self, e, "Remote models"))
+        self._remote_job.finished.connect(self._remote_done)
+        self._remote_job.start()
+
+    def _remote_listed(self, result) -> None:
+        self._remote, problems = result
+        self.status.setText(" ".join(problems) or f"{len(self._remote)} remote model(s) listed.")
+
+    def _remote_done(self) -> None:
+        self._remote_job = None
+        self.refresh()
 
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import model", "", "GGUF models (*.gguf)")

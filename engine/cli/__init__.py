@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import assistants, evaluate, knowledge, models, raft, training
+from engine.cli import (
+    assistants,
+    evaluate,
+    knowledge,
+    models,
+    providers,
+    raft,
+    serve,
+    training,
+)
 from engine.errors import TailorError
 
 
@@ -24,6 +33,7 @@ def cli() -> None:
 
 for command in (
     models.models,
+    providers.providers,
     assistants.chat,
     assistants.assistants,
     assistants.examples,
@@ -35,6 +45,7 @@ for command in (
     training.adapters,
     models.settings,
     raft.raft,
+    serve.serve,
 ):
     cli.add_command(command)
 

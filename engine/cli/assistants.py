@@ -33,8 +33,12 @@ def chat(ctx, message, assistant, model, system, seed, adapter, stats) -> None:
         elif isinstance(event, Loading):
             click.echo(f"Loading {event.model}…", err=True)
 
+    engine = engine_of(ctx)
+    named = model or (engine.get_assistant(assistant).config.model if assistant else None)
+    if named and (host := engine.model_host(named)):
+        click.echo(f"Asking {host} …", err=True)  # the prompt leaves this machine
     reply = run(
-        engine_of(ctx).chat(
+        engine.chat(
             message, assistant=assistant, model=model, system=system, seed=seed, adapter=adapter
         ),
         show,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from engine.assistants import AssistantConfig, Assistants
 from engine.chat import Chat
 from engine.embeddings import Embedder
-from engine.errors import NotFound, TailorError
+from engine.errors import ModelUnavailable, NotFound, TailorError
 from engine.evaluation import judge as judge_mod
 from engine.evaluation import metrics as m
 from engine.evaluation.options import RunOptions, Target
@@ -29,7 +29,7 @@ from engine.events import Outcome, Progress, operation
 from engine.knowledge.bases import KnowledgeBases
 from engine.models.generation import Generation
 from engine.models.library import ModelLibrary
-from engine.models.runtime import CancelToken, ModelUnloaded, Reply, SamplingParams, TokenEvent
+from engine.models.runtime import CancelToken, Reply, SamplingParams, TokenEvent
 from engine.raft.format import ANSWER_TAG, final_answer
 from engine.workspace import Workspace
 
@@ -233,7 +233,7 @@ class EvalRuns(RunResults):
                     # case is left undone (the run fails with the message) and a resume answers
                     # it. Other refusals (e.g. this case's prompt does not fit the context)
                     # are this case's error.
-                    if isinstance(event.error, (NotFound, ModelUnloaded)) or not isinstance(
+                    if isinstance(event.error, (NotFound, ModelUnavailable)) or not isinstance(
                         event.error, TailorError
                     ):
                         raise event.error

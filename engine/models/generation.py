@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from engine import settings as settings_mod
+from engine.errors import TailorError
 from engine.finetune.adapters import Adapters
 from engine.models.library import ModelLibrary
+from engine.models.remote import RemoteHandle, RemoteModels, estimate_tokens
 from engine.models.runtime import (
     CancelToken,
     ChatTokenizer,
@@ -50,17 +52,36 @@ class Generation:
     """Loads models with the workspace's settings and generates with them, one model at a
     time."""
 
-    def __init__(self, workspace: Workspace, models: ModelLibrary, adapters: Adapters):
+    def __init__(
+        self,
+        workspace: Workspace,
+        models: ModelLibrary,
+        adapters: Adapters,
+        remote: RemoteModels | None = None,
+    ):
         self._workspace = workspace
         self._models = models
         self._adapters = adapters
+        self._remote = remote  # PROVIDER/MODEL names go there; every other name is local
         self._loaded: LoadedModel | None = None
         self._tokenizers: dict[str, ChatTokenizer] = {}  # model path → vocabulary only
         self._lock = threading.Lock()
 
+    def remote(self, name: str, adapter: str | None = None) -> RemoteHandle | None:
+        """The remote model ``name`` stands for (None for a local model); an adapter, which
+        only llama.cpp applies, is refused with it."""
+        handle = self._remote.resolve(name) if self._remote is not None else None
+        if handle is not None and adapter:
+            raise TailorError(
+                f"Adapter '{adapter}' cannot be applied to {name}: adapters work only with "
+                f"local models, and {name} runs on {handle.provider.host}."
+            )
+        return handle
+
     def load_options(self, name: str, adapter: str | None = None) -> LoadOptions:
         """How the named model (with a LoRA adapter, if given) is loaded under the current
         settings. An adapter trained on another model is refused."""
+        self.remote(name, adapter)  # a remote model takes none
         model = self._models.get(name)
         s = settings_mod.load(self._workspace)
         lora = self._adapters.for_model(adapter, model).gguf_path if adapter else None
@@ -72,8 +93,11 @@ class Generation:
             lora_path=lora,
         )
 
-    def load(self, name: str, adapter: str | None = None) -> LoadedModel:
-        """The named model, loaded with the current settings; reuses the loaded one if equal."""
+    def load(self, name: str, adapter: str | None = None) -> LoadedModel | RemoteHandle:
+        """The named model, loaded with the current settings; reuses the loaded one if equal.
+        A remote model needs no loading (and nothing is sent to its host here)."""
+        if handle := self.remote(name, adapter):
+            return handle
         model = self._models.get(name)
         options = self.load_options(name, adapter)
         with self._lock:
@@ -85,6 +109,8 @@ class Generation:
             return self._loaded
 
     def is_loaded(self, name: str, adapter: str | None = None) -> bool:
+        if self.remote(name, adapter):
+            return True
         loaded = self._loaded
         return loaded is not None and loaded.options == self.load_options(name, adapter)
 
@@ -101,7 +127,11 @@ class Generation:
         (which may count tokens with it) and stream the reply: ``loading(name)``'s event when
         the model must load first, the :class:`TokenEvent` s, then the :class:`Reply`. Another
         task can load a different model at any point before the first token; then everything
-        is redone with the model loaded again."""
+        is redone with the model loaded again. A remote model's reply streams from its server,
+        with ``prepare`` given a stand-in counting tokens by estimate."""
+        if handle := self.remote(model, adapter):
+            yield from self._remote.stream(handle, prepare(handle), params, cancel)
+            return
         for attempt in range(1, SWAP_ATTEMPTS + 1):
             if loading is not None and not self.is_loaded(model, adapter):
                 yield loading(model + (f" + {adapter}" if adapter else ""))
@@ -134,7 +164,10 @@ class Generation:
         return deque(events, maxlen=1)[0]  # the last event is the Reply
 
     def token_counter(self, name: str) -> Callable[[str], int]:
-        """A function giving the number of tokens a text takes with this model."""
+        """A function giving the number of tokens a text takes with this model (an estimate
+        for a remote one)."""
+        if self.remote(name):
+            return estimate_tokens
         model = self._models.get(name)
         key = str(model.path)
         with self._lock:  # two threads asking at once share one tokenizer

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from engine.errors import TailorError
+from engine.errors import ModelUnavailable, TailorError
 from engine.raft.format import RaftAnswer
 
 # Used when a GGUF carries no chat template of its own.
@@ -39,9 +39,10 @@ class SamplingParams:
     top_p: float = 0.95
     max_tokens: int = 512
     seed: int | None = None
+    stop: list[str] | None = None  # besides the chat template's own
 
 
-class ModelUnloaded(TailorError):
+class ModelUnloaded(ModelUnavailable):
     """Another task swapped the model out between loading it and using it. Raised before any
     token is produced, so the caller can load the model again and redo the work."""
 
@@ -250,7 +251,7 @@ class LoadedModel:
                 max_tokens=max_tokens,
                 temperature=params.temperature,
                 top_p=params.top_p,
-                stop=stop,
+                stop=stop + (params.stop or []),
                 seed=params.seed,
                 stream=True,
             )

@@ -99,8 +99,9 @@ class AssistantsOperations:
         changed = {f for f in _REFERENCES if old is None or getattr(new, f) != getattr(old, f)}
         if "model" in changed:
             changed.add("adapter")
-            s.models.get(new.model)
+            s.catalog.get(new.model)
         if new.adapter and "adapter" in changed:
+            s.generation.remote(new.model, new.adapter)  # adapters need a local model
             s.adapters.for_model(new.adapter, s.models.get(new.model))
         if new.example_set and "example_set" in changed:
             s.examples.get(new.example_set)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine.errors import NotFound, TailorError
+from engine.errors import ModelUnavailable, NotFound, TailorError
 from engine.knowledge.store import Hit
 from engine.models.generation import TextGenerator
-from engine.models.runtime import CancelToken, ModelUnloaded, SamplingParams
+from engine.models.runtime import CancelToken, SamplingParams
 from engine.raft.format import (
     ANSWER_TAG,
     BEGIN_QUOTE,
@@ -100,7 +100,7 @@ def draft_chunk(
         pairs = ask(
             generator, options.writer, chunk.text, options.questions_per_chunk, seed, cancel
         )
-    except (NotFound, ModelUnloaded):
+    except (NotFound, ModelUnavailable):
         raise
     except TailorError as exc:  # e.g. a passage too long for the writer's context
         return dropped(f"the writer failed: {exc}")
@@ -114,7 +114,7 @@ def draft_chunk(
                 reasoning = write_reasoning(
                     generator, options.writer, question, chunk.text, seed, cancel
                 )
-            except (NotFound, ModelUnloaded):
+            except (NotFound, ModelUnavailable):
                 raise
             except TailorError as exc:
                 reasoning = f"(the writer failed: {exc})"
