@@ -168,16 +168,8 @@ class RemoteModels:
         else:
             prompt_tokens = sum(estimate_tokens(m["content"]) for m in messages)
             completion_tokens = estimate_tokens(text)
-        decode_s = total - first
-        stats = GenerationStats(
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            time_to_first_token_s=first,
-            total_s=total,
-            tokens_per_s=(completion_tokens - 1) / decode_s
-            if completion_tokens > 1 and decode_s > 0
-            else 0.0,
-            stop_reason=stop_reason,
+        stats = GenerationStats.measured(
+            prompt_tokens, completion_tokens, first, total, stop_reason
         )
         yield Reply(text, stats, "", messages)
 

@@ -58,6 +58,24 @@ class GenerationStats:
     tokens_per_s: float = 0.0
     stop_reason: str = ""
 
+    @classmethod
+    def measured(
+        cls, prompt_tokens: int, completion_tokens: int, first: float, total: float, stop: str
+    ) -> GenerationStats:
+        """The stats of a generation timed from its start: decoding speed counts the tokens
+        after the first, over the time after it."""
+        decode_s = total - first
+        return cls(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            time_to_first_token_s=first,
+            total_s=total,
+            tokens_per_s=(completion_tokens - 1) / decode_s
+            if completion_tokens > 1 and decode_s > 0
+            else 0.0,
+            stop_reason=stop,
+        )
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -274,15 +292,7 @@ class LoadedModel:
             total = time.perf_counter() - start
             text = "".join(parts)
             completion_tokens = self._count(text) if text else 0
-        decode_s = total - first
-        stats = GenerationStats(
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            time_to_first_token_s=first,
-            total_s=total,
-            tokens_per_s=(completion_tokens - 1) / decode_s
-            if completion_tokens > 1 and decode_s > 0
-            else 0.0,
-            stop_reason=stop_reason,
+        stats = GenerationStats.measured(
+            prompt_tokens, completion_tokens, first, total, stop_reason
         )
         yield Reply(text, stats, prompt, messages)

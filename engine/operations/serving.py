@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from engine.assistants import AssistantVersion
 from engine.errors import NotFound, TailorError
 from engine.events import CancelToken, Loading, Outcome, Reply, TokenEvent
 from engine.services import Services
@@ -23,18 +24,7 @@ class ServingOperations:
             versions = self.services.assistants.history(name)  # newest first
             current = self.services.assistants.current(name)
             for ver, model_id in [(current, name)] + [(v, f"{name}@{v.version}") for v in versions]:
-                out.append(
-                    ServedModel(
-                        model_id,
-                        "assistant",
-                        name,
-                        ver.version,
-                        ver.level_label,
-                        ver.config.model,
-                        epoch(ver.created_at),
-                        ver.adapter_kind == "raft",
-                    )
-                )
+                out.append(_served(model_id, name, ver))
         taken = {m.id for m in out}
         for model in self.services.models.list():
             if model.name not in taken:
@@ -51,17 +41,7 @@ class ServingOperations:
             if head in assistants and tail.isdigit():
                 name, version = head, int(tail)
         if name in assistants:
-            ver = self.services.assistants.get(name, version)
-            return ServedModel(
-                model_id,
-                "assistant",
-                name,
-                ver.version,
-                ver.level_label,
-                ver.config.model,
-                epoch(ver.created_at),
-                ver.adapter_kind == "raft",
-            )
+            return _served(model_id, name, self.services.assistants.get(name, version))
         if model_id in {m.name for m in self.services.models.list()}:
             return ServedModel(model_id, "model", model=model_id)
         raise NotFound(f"There is no assistant or model called {model_id!r}.")
@@ -114,3 +94,17 @@ class ServingOperations:
     def embedder_name(self) -> str:
         """The name of the bundled embedding model."""
         return self.services.embedder.name
+
+
+def _served(model_id: str, name: str, ver: AssistantVersion) -> ServedModel:
+    """How assistant ``name``'s version ``ver`` is offered under ``model_id``."""
+    return ServedModel(
+        model_id,
+        "assistant",
+        name,
+        ver.version,
+        ver.level_label,
+        ver.config.model,
+        epoch(ver.created_at),
+        ver.adapter_kind == "raft",
+    )
