@@ -96,6 +96,7 @@ def test_sets_are_versioned_and_runs_keep_their_version(engine, tmp_path):
     first.write_text('{"id": "a", "input": "Say yes.", "answer": "yes"}\n')
     v1 = engine.import_eval_set(first, "checks")
     run_id = engine.create_eval_run("checks", [Target(DEFAULT_ASSISTANT)])
+    assert engine.eval_run_hosts(run_id) == []  # a local run sends nothing anywhere
     second = tmp_path / "b.jsonl"
     second.write_text('{"id": "b", "input": "Say no.", "answer": "no"}\n')
     v2 = engine.import_eval_set(second, "checks")

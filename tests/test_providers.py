@@ -438,6 +438,7 @@ def test_a_sentinel_key_appears_in_no_file_log_or_output_after_a_session(
     engine.save_eval_set("facts", [Case("1", "Capital of France?", ("Paris",))])
     options = RunOptions(max_tokens=8, judge_model="loopback/smollm2")
     run_id = engine.create_eval_run("facts", [Target("Remote")], options)
+    assert engine.eval_run_hosts(run_id) == [f"127.0.0.1:{loopback.port}"]  # said before a run
     assert run(engine.evaluate(run_id))["status"] == "done"
     loopback.api_key = "another-key"  # a refusal's message and log, too
     with pytest.raises(RemoteModelError) as refused:

@@ -116,6 +116,8 @@ def follow_run(engine, run_id: int, as_json: bool) -> None:
             f"{p.phase} {p.done}/{p.total} · {p.label}", p.phase, p.done, p.total, p.eta_s
         )
 
+    for host in engine.eval_run_hosts(run_id):
+        click.echo(f"Asking {host} …", err=True)  # prompts leave this machine
     follow(engine.evaluate(run_id), show)
     if as_json:
         for r in engine.eval_results(run_id):

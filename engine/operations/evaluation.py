@@ -69,6 +69,15 @@ class EvaluationOperations:
         """One run as :meth:`list_eval_runs` gives it, with its options."""
         return self.services.evals.get(run_id)
 
+    def eval_run_hosts(self, run_id: int) -> list[str]:
+        """The hosts run ``run_id`` sends prompts to — its remote models and judge — in order,
+        each once; empty when the run stays on this machine."""
+        run = self.services.evals.get(run_id)
+        models = [c["config"].model for c in self.services.evals.configs(run_id)]
+        models += [run["options"].judge_model] if run["options"].judge_model else []
+        hosts = [self.model_host(m) for m in models]
+        return list(dict.fromkeys(h for h in hosts if h))
+
     def create_eval_run(
         self,
         set_name: str,
