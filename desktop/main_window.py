@@ -150,8 +150,10 @@ class MainWindow(QMainWindow):
         self.status_text = QLabel("Ready")
         self.model_status = QLabel()
         self.model_status.setTextFormat(Qt.TextFormat.PlainText)
-        offline = QLabel("offline ✓")
-        offline.setToolTip("Tailor never connects to the network; everything runs here.")
+        # "offline ✓" only while nothing remote is in use (see _show_network).
+        self.network_status = QLabel("offline ✓")
+        self.network_status.setObjectName("networkStatus")
+        self.network_status.setTextFormat(Qt.TextFormat.PlainText)
         self.statusBar().addWidget(self.status_text, 1)
         self.statusBar().addPermanentWidget(self.model_status)
         # Shown while the local server (Settings) runs.
@@ -159,7 +161,7 @@ class MainWindow(QMainWindow):
         self.server_status.setObjectName("serverStatus")
         self.server_status.hide()
         self.statusBar().addPermanentWidget(self.server_status)
-        self.statusBar().addPermanentWidget(offline)
+        self.statusBar().addPermanentWidget(self.network_status)
 
         self._build_menus()
 
@@ -178,6 +180,7 @@ class MainWindow(QMainWindow):
         raft.train_requested.connect(self._train_raft)
         raft.run_started.connect(self._run_comparison)
         self.pages["models"].models_changed.connect(self.pages["prompt"].refresh_models)
+        self.pages["models"].models_changed.connect(self._show_network)
         self.pages["settings"].server_changed.connect(self._server_changed)
         self.pages["prompt"].history_button.clicked.connect(self.open_history)
         self.pages["prompt"].save_button.clicked.connect(self.save_version)
@@ -313,6 +316,7 @@ class MainWindow(QMainWindow):
         edited = " · edited" if s.dirty else ""
         self.level_badge.setText(f"{s.level_label} · {LEVEL_NAMES[s.level]}{edited}")
         self.header_model.setText(f"Model: {s.draft.model}")
+        self._show_network()
         for key, label, rung in (e for e in NAV if e):
             if rung is not None:
                 used = rung <= s.level
@@ -402,6 +406,19 @@ class MainWindow(QMainWindow):
             self.pages["finetune"].import_path(path)
         else:
             show_error(self, f"Tailor does not know what to do with {path.name} here.")
+
+    def _show_network(self) -> None:
+        """Say whether the current assistant's prompts leave this machine, and to where."""
+        host = self.engine.model_host(self.state.draft.model) if self.state.draft else None
+        if host is None:
+            self.network_status.setText("offline ✓")
+            self.network_status.setToolTip("Nothing leaves this machine; everything runs here.")
+        else:
+            self.network_status.setText(f"online: {host}")
+            self.network_status.setToolTip(
+                f"This assistant's model runs on {host}: every prompt, with the passages and "
+                "examples put into it, is sent there."
+            )
 
     def _server_changed(self, url: str) -> None:
         self.server_status.setText(f"serving at {url}")

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from desktop.errors import show_error
 from desktop.pages.base import button_row, page_header
+from desktop.pages.provider_dialog import ProviderDialog
 from desktop.worker import Job
 from engine.api import Engine
 from engine.errors import TailorError
@@ -55,11 +56,28 @@ class ModelsPage(QWidget):
         self.remote_button.setToolTip(
             "Ask each added provider's server which models it offers (this contacts them)"
         )
+        self.add_provider_button = QPushButton("Add provider…")
+        self.add_provider_button.setObjectName("addProvider")
+        self.add_provider_button.setToolTip("Add an OpenAI-compatible server whose models to use")
+        self.remove_provider_button = QPushButton("Remove provider")
+        self.remove_provider_button.setObjectName("removeProvider")
+        self.remove_provider_button.setToolTip(
+            "Forget the selected remote model's provider and delete its key from the keyring"
+        )
+        self.remove_provider_button.setEnabled(False)
+        self._provider_job: Job | None = None
         self.status = QLabel()
         self.status.setObjectName("hint")
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # it shows file and model names
         layout.addLayout(
-            button_row(self.import_button, self.remove_button, self.remote_button, (self.status, 1))
+            button_row(
+                self.import_button,
+                self.remove_button,
+                self.remote_button,
+                self.add_provider_button,
+                self.remove_provider_button,
+                (self.status, 1),
+            )
         )
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("modelsTable")
@@ -81,6 +99,8 @@ class ModelsPage(QWidget):
         self.import_button.clicked.connect(self.choose_file)
         self.remove_button.clicked.connect(self._remove)
         self.remote_button.clicked.connect(self.list_remote)
+        self.add_provider_button.clicked.connect(self.choose_provider)
+        self.remove_provider_button.clicked.connect(self.remove_provider)
         self.table.itemSelectionChanged.connect(self._show_details)
         self.refresh()
 
@@ -111,6 +131,7 @@ class ModelsPage(QWidget):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, r.name)
                 item.setData(Qt.ItemDataRole.UserRole + 1, r.host)
+                item.setData(Qt.ItemDataRole.UserRole + 2, r.provider)
                 self.table.setItem(row, col, item)
         if models and not self.table.selectedItems():
             self.table.selectRow(0)
@@ -122,6 +143,9 @@ class ModelsPage(QWidget):
 
     def _show_details(self) -> None:
         name = self._selected()
+        self.remove_provider_button.setEnabled(
+            self._selected_provider() is not None and self._provider_job is None
+        )
         if not name:
             self.details.setText("")
             self.remove_button.setEnabled(False)
@@ -176,6 +200,61 @@ class ModelsPage(QWidget):
     def _remote_done(self) -> None:
         self._remote_job = None
         self.refresh()
+
+    # -- providers ---------------------------------------------------------------------------
+
+    def _selected_provider(self) -> str | None:
+        items = self.table.selectedItems()
+        return items[0].data(Qt.ItemDataRole.UserRole + 2) if items else None
+
+    def choose_provider(self) -> None:
+        dialog = ProviderDialog(self)
+        if dialog.exec() == ProviderDialog.DialogCode.Accepted:
+            self.add_provider(*dialog.values())
+
+    def add_provider(self, name: str, base_url: str, api_key: str | None = None) -> None:
+        """Add a provider in the background; its key goes only to the engine (the OS
+        keyring). A refusal — no keyring on this system, say — shows the default dialog."""
+        engine = self.engine
+        self._run_provider_job(
+            lambda _cancel: engine.add_provider(name, base_url, api_key),
+            "Add provider",
+            lambda p: self.status.setText(
+                f"Added {p.name} ({p.host}). List remote models to see what it offers."
+            ),
+        )
+
+    def remove_provider(self) -> None:
+        name = self._selected_provider()
+        if name is None:
+            return
+        engine = self.engine
+
+        def removed(_result) -> None:
+            self._remote = [r for r in self._remote if r.provider != name]
+            self.status.setText(f"Removed {name} and its key.")
+
+        self._run_provider_job(
+            lambda _cancel: engine.remove_provider(name), "Remove provider", removed
+        )
+
+    def _run_provider_job(self, work, title: str, succeeded) -> None:
+        if self._provider_job is not None:
+            return
+        self.add_provider_button.setEnabled(False)
+        self.remove_provider_button.setEnabled(False)
+        self._provider_job = Job(work, self, error_title=title)
+        self._provider_job.succeeded.connect(succeeded)
+        self._provider_job.finished.connect(self._provider_done)
+        self._provider_job.start()
+
+    def _provider_done(self) -> None:
+        self._provider_job = None
+        self.add_provider_button.setEnabled(True)
+        self.refresh()
+        self.models_changed.emit()
+
+    # -- import --------------------------------------------------------------------------------
 
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import model", "", "GGUF models (*.gguf)")

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -360,6 +361,8 @@ class ChatPanel(QWidget):
         text = self.input.toPlainText().strip()
         if not text or self.busy or self.state.draft is None:
             return
+        if not self._remote_allowed():
+            return  # the typed text stays, unsent
         if self.conversation_id is None:
             self.conversation_id = self.engine.create_conversation(self.state.name).id
         self.input.clear()
@@ -387,6 +390,36 @@ class ChatPanel(QWidget):
         self.job.finished.connect(self._on_finished)
         self._set_busy(True)
         self.job.start()
+
+    def _remote_allowed(self) -> bool:
+        """Before a remote model first gets this assistant's documents or examples inside a
+        prompt, ask once (per assistant and host); plain remote chats need no question."""
+        config = self.state.draft
+        attached = []
+        if config.knowledge_base:
+            attached.append(f"passages from knowledge base {config.knowledge_base}")
+        if config.example_set:
+            attached.append(f"examples from set {config.example_set}")
+        if not attached:
+            return True
+        host = self.engine.model_host(config.model)  # reads this machine's settings only
+        key = f"remote-ok:{self.state.name}"
+        if host is None or self.engine.preference(key) == host:
+            return True
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Send to a remote model?",
+            f"This assistant sends your question with {' and '.join(attached)} to {host}. Send?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
+        box.setObjectName("remotePrivacy")
+        box.setTextFormat(Qt.TextFormat.PlainText)  # names a person typed: text, never markup
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        if box.exec() != QMessageBox.StandardButton.Yes:
+            return False
+        self.engine.set_preference(key, host)
+        return True
 
     def stop_generation(self) -> None:
         if self.job is not None:
