@@ -20,6 +20,7 @@ Results go to bench/results/serve.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -284,11 +285,9 @@ def _wait_for(url: str, timeout: float = 120.0) -> None:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/models", timeout=2).status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
         time.sleep(0.5)
     raise RuntimeError(f"{url} did not start")
 

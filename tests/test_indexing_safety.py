@@ -46,6 +46,14 @@ def kb_files(engine, name) -> list:
 # -- defect 5: the folder filter ---------------------------------------------------------------
 
 
+def until_indexing(events) -> None:
+    """Advance an indexing operation to its first file: then it holds the index lock."""
+    for event in events:
+        if getattr(event, "phase", None) == "indexing":
+            return
+    raise AssertionError("the run ended before indexing a file")
+
+
 def test_folder_filter_takes_exactly_the_files_under_the_folder(engine, tmp_path):
     root = tmp_path / "docs"
     names = ["a", "a/sub", "ab", "a%", "a_", "a_b", "it's", "100%_done", "日本"]
@@ -192,8 +200,7 @@ def test_a_root_unmounted_mid_run_keeps_the_files_not_yet_read(engine, tmp_path)
     for path in drive.iterdir():  # every file changed: all of them are read again
         path.write_text(path.read_text().replace("code", "new code"))
     events = engine.index("kb")
-    while next(events).phase != "indexing":
-        pass
+    until_indexing(events)
     drive.rename(tmp_path / "unplugged")  # gone after the first file was read
     outcome = list(events)[-1]
     assert outcome.status == "done"
@@ -252,8 +259,7 @@ def test_a_second_run_waits_for_the_first(engine, home, tmp_path):
     engine.create_knowledge_base("kb", embed_batch=2)
     engine.add_folders("kb", [tmp_path / "docs"])
     first = engine.index("kb")
-    while next(first).phase != "indexing":
-        pass
+    until_indexing(first)
     # Another front end (a `tailor kb add` in a terminal) on the same workspace.
     other = Engine(home)
     phases: list[str] = []  # each event's phase, and how the run ended
@@ -283,8 +289,7 @@ def test_a_knowledge_base_is_not_deleted_under_a_running_index(engine, tmp_path)
     engine.create_knowledge_base("kb", embed_batch=2)
     engine.add_folders("kb", [tmp_path / "docs"])
     running = engine.index("kb")  # this process's run, or another's: the lock is the same
-    while next(running).phase != "indexing":
-        pass
+    until_indexing(running)
     with pytest.raises(TailorError, match="being indexed"):
         engine.delete_knowledge_base("kb")
     assert list(running)[-1].status == "done"
@@ -450,8 +455,7 @@ def test_knowledge_page_shows_an_unavailable_folder_and_waits_for_another_run(
 
     # Another run (a `tailor kb add` in a terminal) holds the knowledge base.
     other = engine.index("kb")
-    while next(other).phase != "indexing":
-        pass
+    until_indexing(other)
     page.show_status()
     qtbot.waitUntil(
         lambda: "being indexed by another Tailor process" in page.summary.text(), timeout=60_000
@@ -491,8 +495,7 @@ def test_knowledge_page_deletes_off_the_qt_thread_and_not_under_a_run(
 
     # Another run (a `tailor kb add` in a terminal) holds the knowledge base: refused, kept.
     other = engine.index("kb")
-    while next(other).phase != "indexing":
-        pass
+    until_indexing(other)
     page.delete_kb.click()
     qtbot.waitUntil(lambda: errors != [], timeout=60_000)
     assert "being indexed" in str(errors[0][1]) and engine.list_knowledge_bases() == ["kb"]

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
-from desktop.pages.base import RungPage, create_named, fill_combo
+from desktop.pages.base import RungPage, button_row, create_named, fill_combo
 from desktop.state import AssistantState
 from desktop.worker import Job
 from engine.errors import TailorError
@@ -86,15 +86,11 @@ class KnowledgePage(RungPage):
         self.editing.setObjectName("editingKb")
         top.addWidget(self.editing, 1)
         b.addLayout(top)
-        actions = QHBoxLayout()
         self.new_kb = QPushButton("New…")
         self.add_folder = QPushButton("Add folder…")
         self.reindex = QPushButton("Re-index")
         self.delete_kb = QPushButton("Delete")
-        for w in (self.new_kb, self.add_folder, self.reindex, self.delete_kb):
-            actions.addWidget(w)
-        actions.addStretch(1)
-        b.addLayout(actions)
+        b.addLayout(button_row(self.new_kb, self.add_folder, self.reindex, self.delete_kb, None))
         self.summary = QLabel()
         self.summary.setObjectName("kbSummary")
         self.summary.setWordWrap(True)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
-from desktop.pages.base import fill_combo
+from desktop.pages.base import button_row, fill_combo
 from desktop.pages.evaluate.compare import CompareDialog
 from desktop.pages.evaluate.judge import JudgePromptDialog
 from desktop.pages.evaluate.sets import SetList
@@ -132,15 +132,13 @@ class RunTab(QWidget):
         self.runs.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.runs.header().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         h.addWidget(self.runs, 1)
-        row = QHBoxLayout()
         self.open_run = QPushButton("Open")
         self.resume_run = QPushButton("Resume")
         self.compare_runs = QPushButton("Compare two…")
         self.delete_run = QPushButton("Delete")
-        for b in (self.open_run, self.resume_run, self.compare_runs, self.delete_run):
-            row.addWidget(b)
-        row.addStretch(1)
-        h.addLayout(row)
+        h.addLayout(
+            button_row(self.open_run, self.resume_run, self.compare_runs, self.delete_run, None)
+        )
         self.open_run.clicked.connect(self._open_selected)
         self.runs.itemDoubleClicked.connect(lambda *_: self._open_selected())
         self.resume_run.clicked.connect(self._resume_selected)

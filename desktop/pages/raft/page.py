@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
-from desktop.pages.base import RungPage, fill_combo
+from desktop.pages.base import RungPage, button_row, fill_combo
 from desktop.pages.raft.build_dialog import BuildDialog
 from desktop.pages.raft.ladder_dialog import LadderDialog
 from desktop.pages.raft.review_dialog import ReviewDialog
@@ -84,15 +84,13 @@ class RaftPage(RungPage):
         self.builds.setColumnWidth(0, 150)
         self.builds.setColumnWidth(1, 120)
         b.addWidget(self.builds)
-        row = QHBoxLayout()
         self.new_build = QPushButton("New…")
         self.continue_build = QPushButton("Continue")
         self.review = QPushButton("Review and save…")
         self.delete_build = QPushButton("Delete")
-        for w in (self.new_build, self.continue_build, self.review, self.delete_build):
-            row.addWidget(w)
-        row.addStretch(1)
-        b.addLayout(row)
+        b.addLayout(
+            button_row(self.new_build, self.continue_build, self.review, self.delete_build, None)
+        )
         prow = QHBoxLayout()
         self.progress = QProgressBar()
         self.progress.setObjectName("raftProgress")
