@@ -7,8 +7,11 @@
    text), indexed through Tailor's real ingestion path, the 809 training claims searched, and
    nDCG@10, recall@100 and MRR scored at document level (a document ranks where its best chunk
    ranks) against qrels/train.tsv — for hybrid, vector-only and full-text-only retrieval.
-2. Indexing speed: the whole folder end to end, against plain sentence-transformers ``encode`` of
-   the same texts in the same run; then re-indexing the unchanged folder.
+2. Indexing speed: the whole folder end to end (Tailor's embedder: ONNX Runtime int8), against
+   plain sentence-transformers (torch) ``encode`` of the same texts, batch 64, in the same run,
+   and of exactly Tailor's chunks; the tokens each side embedded; then re-indexing the unchanged
+   folder. The "before" quality is Tailor's index on the torch backend (the embedder before
+   ONNX); ``--before`` also times that index run.
 3. Search latency p50 for hybrid top-10 at several table sizes (synthetic vectors and text
    beyond SciFact's size), flat vs an IVF-PQ index, with the index's recall@10 against exact.
 """
@@ -89,7 +92,66 @@ def quality(engine, kb: str, mode: str) -> dict:
     }
 
 
-def bench_scifact(limit: int | None, chunk_tokens: int, overlap: int) -> dict:
+def torch_model():
+    """The raw library: sentence-transformers on torch, the bundled folder, nothing of Tailor's."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    from engine import bundled
+
+    model = SentenceTransformer(
+        str(bundled.default_embedder_path()), device="cpu", local_files_only=True
+    )
+    model.encode(["warm-up"])
+    return model
+
+
+def model_tokens(texts: list[str]) -> int:
+    """Tokens the embedder reads of ``texts``: special tokens included, each text cut at the
+    model's 256 as sentence-transformers cuts it."""
+    from tokenizers import Tokenizer
+
+    from engine import bundled
+
+    tokenizer = Tokenizer.from_file(str(bundled.default_embedder_path() / "tokenizer.json"))
+    tokenizer.enable_truncation(256)
+    tokenizer.no_padding()
+    return sum(len(e.ids) for e in tokenizer.encode_batch([t.strip() for t in texts]))
+
+
+def index_timed(engine, kb: str) -> tuple[object, float, float]:
+    """Index ``kb``; the run's stats, its seconds, and the seconds spent in the embedder."""
+    from engine.api import run
+
+    embedder = engine.services.embedder
+    spent = [0.0]
+    encode = embedder.encode
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return encode(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    embedder.encode = timed
+    try:
+        start = time.perf_counter()
+        stats = run(engine.index(kb))
+        return stats, time.perf_counter() - start, spent[0]
+    finally:
+        del embedder.encode
+
+
+def bench_scifact(limit: int | None, chunk_tokens: int, overlap: int, before: bool) -> dict:
+    """In one run: raw sentence-transformers (torch) encode of the texts, Tailor's index
+    (its default embedder: ONNX Runtime int8), raw torch encode of exactly Tailor's chunks, and
+    Tailor's index on the torch backend (the embedder before ONNX), whose search quality is the
+    "before" figure (timed with ``before``)."""
+    import os
+
     from engine.api import Engine, run
 
     work = Path(tempfile.mkdtemp(prefix="tailor-kb-bench-"))
@@ -99,17 +161,23 @@ def bench_scifact(limit: int | None, chunk_tokens: int, overlap: int) -> dict:
     engine.first_run()
     embedder = engine.services.embedder
     embedder.encode(["warm-up"])  # both sides start with the model loaded
+    raw = torch_model()
 
-    # Raw library: encode the same documents' texts, same model, same batch size.
+    # Raw library: encode the same documents' texts, same model, batch 64.
     start = time.perf_counter()
-    embedder._load().encode(texts, batch_size=64, normalize_embeddings=True)
+    raw.encode(texts, batch_size=64, normalize_embeddings=True)
     raw_s = time.perf_counter() - start
 
     engine.create_knowledge_base("scifact", chunk_tokens=chunk_tokens, chunk_overlap=overlap)
     engine.add_folders("scifact", [folder])
+    stats, tailor_s, embed_s = index_timed(engine, "scifact")
+    chunks = [h.text for h in engine.services.knowledge.chunks("scifact")]
+
+    # Raw library again, on exactly the chunks Tailor embedded.
     start = time.perf_counter()
-    stats = run(engine.index("scifact"))
-    tailor_s = time.perf_counter() - start
+    raw_vectors = raw.encode(chunks, batch_size=64, normalize_embeddings=True)
+    raw_chunks_s = time.perf_counter() - start
+
     start = time.perf_counter()
     run(engine.index("scifact"))
     reindex_s = time.perf_counter() - start
@@ -118,14 +186,55 @@ def bench_scifact(limit: int | None, chunk_tokens: int, overlap: int) -> dict:
         "chunks": stats.chunks,
         "chunk_tokens": chunk_tokens,
         "chunk_overlap": overlap,
+        "embedder_backend": embedder.backend,
+        "tokens_raw_texts": model_tokens(texts),
+        "tokens_tailor_chunks": model_tokens(chunks),
         "index_s": tailor_s,
+        "index_embed_s": embed_s,
+        "index_other_s": tailor_s - embed_s,
         "raw_encode_s": raw_s,
         "ratio_index_over_raw_encode": tailor_s / raw_s,
+        "raw_encode_chunks_s": raw_chunks_s,
+        "ratio_index_over_raw_encode_of_chunks": tailor_s / raw_chunks_s,
         "reindex_unchanged_s": reindex_s,
     }
     for mode in ("hybrid", "vector", "fts"):
         result[mode] = quality(engine, "scifact", mode)
     engine.close()
+    # Before: Tailor on the torch backend (the embedder before ONNX). Without --before its
+    # chunks' vectors are the raw torch encode's just made (same texts, same model), stored
+    # through Tailor's path, and its queries are embedded by torch; with it, the index is built
+    # by torch again and timed.
+    os.environ["TAILOR_EMBEDDER_BACKEND"] = "torch"
+    try:
+        old = Engine(work / "home-torch")
+    finally:
+        del os.environ["TAILOR_EMBEDDER_BACKEND"]
+    old.first_run()
+    old.services.embedder.encode(["warm-up"])
+    old.create_knowledge_base("scifact", chunk_tokens=chunk_tokens, chunk_overlap=overlap)
+    old.add_folders("scifact", [folder])
+    if not before:
+        known = dict(zip(chunks, raw_vectors, strict=True))
+        torch_encode = old.services.embedder.encode
+        old.services.embedder.encode = lambda texts, batch_size=32: (
+            np.stack([known[t] for t in texts])
+            if all(t in known for t in texts)
+            else torch_encode(texts, batch_size)
+        )
+    _stats, old_s, old_embed_s = index_timed(old, "scifact")
+    old.services.embedder.__dict__.pop("encode", None)
+    result["before"] = {"embedder_backend": old.services.embedder.backend}
+    if before:
+        result["before"] |= {
+            "index_s": old_s,
+            "index_embed_s": old_embed_s,
+            "index_other_s": old_s - old_embed_s,
+            "ratio_index_over_raw_encode": old_s / raw_s,
+        }
+    for mode in ("hybrid", "vector", "fts"):
+        result["before"][mode] = quality(old, "scifact", mode)
+    old.close()
     return result
 
 
@@ -259,11 +368,18 @@ def main() -> None:
     parser.add_argument("--chunk-overlap", type=int, default=32)
     parser.add_argument("--sizes", type=int, nargs="*", default=[5_000, 100_000])
     parser.add_argument("--skip-scifact", action="store_true")
+    parser.add_argument(
+        "--before",
+        action="store_true",
+        help="time the torch backend's own index too (else it reuses the raw encode's vectors)",
+    )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = {}
     if not args.skip_scifact:
-        results["scifact"] = bench_scifact(args.limit, args.chunk_tokens, args.chunk_overlap)
+        results["scifact"] = bench_scifact(
+            args.limit, args.chunk_tokens, args.chunk_overlap, args.before
+        )
         print(json.dumps(results["scifact"], indent=2), flush=True)
     if args.sizes:
         results["latency"] = bench_latency(args.sizes)

@@ -51,4 +51,15 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   "$venv/bin/python" -m pip install --quiet --no-deps --force-reinstall \
     "$wheels"/llama_cpp_python-"$llama_version"-*.whl
   echo "$want" > "$stamp"
+  installed=1
+fi
+
+# The embedder's ONNX Runtime model: an int8 export of the bundled all-MiniLM-L6-v2 weights,
+# made once here (it needs torch, about half a minute), so that embedding never imports torch.
+# Without it the first use makes it; if it cannot be made, the embedder runs on torch.
+embedders="${TAILOR_EMBEDDER_CACHE:-$venv/tailor-cache/embedders}"
+if [[ -n "${installed:-}" ]] || ! compgen -G "$embedders/*.onnx" >/dev/null; then
+  say "exporting the embedder to ONNX (once)"
+  (cd "$root" && "$venv/bin/python" -m engine.onnx_embedder >/dev/null 2>&1) \
+    || say "the embedder's ONNX export failed; embedding uses torch until it is made"
 fi
