@@ -73,7 +73,7 @@ def build(root: Path, with_bad: bool = True) -> Path:
         (bad / "corrupt.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
         make_pdf(bad / "scanned.pdf", [""])
         make_pdf(bad / "locked.pdf", ["secret"], password="hunter2")
-        (bad / "image.xyz").write_bytes(b"whatever")
+        (bad / "image.xyz").write_bytes(b"\x89XYZ\x00\x01\x02" * 64)  # binary, unknown format
         (bad / "big.txt").write_text("x" * 3_000_000)
         os.symlink(root, bad / "loop")  # a directory symlink back up the tree
         os.symlink(bad / "missing-target", bad / "dangling.txt")

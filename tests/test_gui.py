@@ -180,6 +180,9 @@ def test_model_preloads_in_the_background_after_the_window_shows(window, qtbot):
 
 
 def test_drop_a_folder_on_knowledge_then_ask_and_see_the_cited_source(window, qtbot, tmp_path):
+    page = window.pages["knowledge"]
+    # Before any knowledge base: a new one's settings, not the boxes' minimums.
+    assert (page.chunk_tokens.value(), page.overlap.value()) == (256, 32)
     folder = tmp_path / "Handbook"
     folder.mkdir()
     (folder / "holidays.md").write_text(

@@ -31,7 +31,7 @@ from desktop.state import AssistantState
 from desktop.worker import Job
 from engine.errors import TailorError
 from engine.events import Progress
-from engine.types import IndexStats, KnowledgeStatus
+from engine.types import IndexStats, KnowledgeConfig, KnowledgeStatus
 
 
 class KnowledgePage(RungPage):
@@ -140,7 +140,18 @@ class KnowledgePage(RungPage):
         srow2.addWidget(self.overlap)
         srow2.addWidget(self.apply_settings)
         settings.addRow("Chunks of", srow2)
+        self.ocr_pages = QSpinBox()
+        self.ocr_pages.setObjectName("ocrPages")
+        self.ocr_pages.setRange(0, 10_000)
+        self.ocr_pages.setSuffix(" pages per file")
+        self.ocr_pages.setSpecialValueText("off")
+        self.ocr_pages.setToolTip(
+            "Scanned pages and images are read by OCR on this computer, a few seconds a page. "
+            "Applies to files indexed from now on."
+        )
+        settings.addRow("OCR up to", self.ocr_pages)
         b.addLayout(settings)
+        self._show_config(KnowledgeConfig())  # a new knowledge base's, until one is chosen
         self.config_layout.addWidget(bases, 1)
         self._set_running(False)
 
@@ -277,8 +288,12 @@ class KnowledgePage(RungPage):
             item = QTreeWidgetItem(self.failures, [Path(path).name, reason])
             item.setToolTip(0, path)
             item.setToolTip(1, reason)
-        self.chunk_tokens.setValue(s.config.chunk_tokens)
-        self.overlap.setValue(s.config.chunk_overlap)
+        self._show_config(s.config)
+
+    def _show_config(self, config: KnowledgeConfig) -> None:
+        self.chunk_tokens.setValue(config.chunk_tokens)
+        self.overlap.setValue(config.chunk_overlap)
+        self.ocr_pages.setValue(config.ocr_max_pages)
 
     def _new_kb(self) -> None:
         if name := create_named(self, "New knowledge base", self.engine.create_knowledge_base):
@@ -312,7 +327,10 @@ class KnowledgePage(RungPage):
         name = self.editing.currentText()
         try:
             self.engine.configure_knowledge_base(
-                name, chunk_tokens=self.chunk_tokens.value(), chunk_overlap=self.overlap.value()
+                name,
+                chunk_tokens=self.chunk_tokens.value(),
+                chunk_overlap=self.overlap.value(),
+                ocr_max_pages=self.ocr_pages.value(),
             )
         except TailorError as exc:
             show_error(self, exc)
@@ -379,16 +397,17 @@ class KnowledgePage(RungPage):
 
     def _say(self, text: str) -> None:
         self.progress_label.setText(text)
-        self.status_message.emit(text)
+        self.status_message.emit(text.partition("\n")[0])  # the status bar has one line
 
     def _on_progress(self, p: Progress) -> None:
         if p.phase == "indexing":
             self.progress.setRange(0, max(p.total, 1))
             self.progress.setValue(p.done)
             eta = f" · about {p.eta_s:.0f} s left" if p.eta_s else ""
+            now = f"\n{p.label}" if p.label else ""  # the file just read, or the page OCR reads
             text = (
                 f"Indexing “{self.job_kb}”: {p.done:,}/{p.total:,} files · "
-                f"{p.detail.chunks:,} chunks · {p.detail.chunks_per_s:.0f} chunks/s{eta}"
+                f"{p.detail.chunks:,} chunks · {p.detail.chunks_per_s:.0f} chunks/s{eta}{now}"
             )
         elif p.phase == "finishing":
             self.progress.setRange(0, 0)

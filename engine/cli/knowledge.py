@@ -26,6 +26,7 @@ def _kb_options(f):
             click.option("--max-file-mb", type=float, help="Skip files larger than this."),
             click.option("--min-similarity", type=float, help="Below it: 'not in the documents'."),
             click.option("--embed-batch", type=int, help="Chunks embedded (and saved) at a time."),
+            click.option("--ocr-max-pages", type=int, help="Pages OCR'd per file (0: no OCR)."),
         ]
     ):
         f = option(f)
@@ -71,9 +72,10 @@ def kb_add(ctx, name, paths) -> None:
                 "waiting for it to finish…"
             )
             return
+        now = f" · {p.label}" if p.phase == "indexing" and p.label else ""  # a file, an OCR page
         printer.update(
             f"{p.phase}: {p.done}/{p.total} files · {p.detail.chunks} chunks · "
-            f"{p.detail.chunks_per_s:.0f} chunks/s",
+            f"{p.detail.chunks_per_s:.0f} chunks/s{now}",
             p.phase,
             p.done,
             p.total,

@@ -204,6 +204,7 @@ class IndexRun:
         *,
         max_file_mb: float,
         embed_batch: int,
+        ocr_max_pages: int = parsing.OCR_MAX_PAGES,
         table_for: Callable[[int], ChunkTable],
         activate: Callable[[], None],
     ):
@@ -215,6 +216,7 @@ class IndexRun:
         self.embedder = embedder
         self.max_file_mb = max_file_mb
         self.embed_batch = embed_batch
+        self.ocr_max_pages = ocr_max_pages
         self.table_for = table_for
         self.activate = activate
 
@@ -307,7 +309,7 @@ class IndexRun:
             pending_rows.clear()
             pending_files.clear()
 
-        parser = ParserProcess()
+        parser = ParserProcess(ocr_max_pages=self.ocr_max_pages)
         try:
             for path, st in todo:
                 if cancel is not None and cancel.cancelled:
@@ -353,7 +355,8 @@ class IndexRun:
                         (index_id, source, st.st_size, st.st_mtime_ns, digest, str(tries)),
                     )
                     try:
-                        sections = parser.parse(path, st.st_size, cancel)
+                        steps = parser.steps(path, st.st_size, cancel)
+                        sections = yield from _ocr_progress(steps, progress, path)
                     finally:
                         # Still to be redone by the next run until its batch is stored.
                         self.ws.db.execute(
@@ -457,6 +460,19 @@ class IndexRun:
             found.update(files)
             keep += unlisted
         return found, keep
+
+
+def _ocr_progress(
+    steps: Generator[tuple[int, int], None, list], progress: _Tally, path: Path
+) -> Generator[Progress, None, list]:
+    """A parse's sections; an "indexing" event before each page OCR reads (the file is not
+    done yet: its label says which page)."""
+    while True:
+        try:
+            page, pages = next(steps)
+        except StopIteration as end:
+            return end.value
+        yield progress.event("indexing", f"OCR page {page}/{pages} of {path.name}")
 
 
 def _lost_root(path: str, roots: list[str], progress: _Tally) -> bool:

@@ -16,11 +16,21 @@ process start tens of milliseconds) parses one file at a time, under
   a parser subverted by a file can do no more than an ordinary user, and even when Tailor runs
   as root the worker reads only what the files' permissions allow.
 
+OCR (pages without a text layer, images) is the one step that needs more: ONNX Runtime and its
+models take most of a gigabyte, and a page takes seconds. So the worker's memory limit is
+:data:`MEMORY_LIMIT` for parsing and is raised by :data:`OCR_MEMORY` only while a file is being
+OCR'd (the hard limit is the sum; the engine is dropped before the next file), and before each
+page it OCRs the worker tells the parent, which then allows :data:`OCR_SECONDS_PER_PAGE` more
+(at most as many pages as the knowledge base's OCR page limit): a thousand-page scan is limited
+by that setting, not cut off by a limit sized for text. The same message is the per-page
+progress the index run reports.
+
 The parent kills the worker when the user cancels, so a long parse stops at once, and starts a
 fresh one for the next file after a crash or a kill. Replies are JSON, never pickle: a worker
 subverted by a malicious file must not be able to run code in the app by what it sends back.
 
-Run as ``python -m engine.knowledge.parse_worker MEMORY_BYTES`` it is the worker itself.
+Run as ``python -m engine.knowledge.parse_worker MEMORY_BYTES OCR_BYTES`` it is the worker
+itself.
 """
 
 from __future__ import annotations
@@ -32,10 +42,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.knowledge import parsing
+from engine.knowledge.formats import ocr
 
 if TYPE_CHECKING:
     from engine.models.runtime import CancelToken
@@ -43,10 +55,17 @@ if TYPE_CHECKING:
 # Address space for the worker. Parsing a 50 MB document takes a few hundred MB; a PDF page that
 # decompresses to a gigabyte is refused well before the machine runs short.
 MEMORY_LIMIT = 2 * 1024**3
+# What OCR adds while a file is being OCR'd: RapidOCR's models in ONNX Runtime, its buffers and
+# a rendered page. Measured on A4 pages at 256 dpi: 1.1 GB resident and 1.66 GB of address
+# space for the whole process, leaving too little of 2 GB for the document itself.
+OCR_MEMORY = 1 * 1024**3
 # Time to read one file: generous for a slow disk and a thousand-page PDF, finite for a parser
 # that will never finish.
 BASE_SECONDS = 60.0
 SECONDS_PER_MB = 6.0
+# Time allowed for each page OCR reads, on top of the above: a page takes 0.5-5 s on a laptop's
+# processor. Processor time is allowed for each of ONNX Runtime's threads.
+OCR_SECONDS_PER_PAGE = 60.0
 # How often a waiting parent looks at the cancel token.
 POLL_SECONDS = 0.1
 
@@ -72,9 +91,17 @@ class ParserProcess:
     the worker.
     """
 
-    def __init__(self, memory_limit: int = MEMORY_LIMIT):
+    def __init__(
+        self,
+        memory_limit: int = MEMORY_LIMIT,
+        ocr_max_pages: int = parsing.OCR_MAX_PAGES,
+        ocr_memory: int = OCR_MEMORY,
+    ):
         self.memory_limit = memory_limit
+        self.ocr_max_pages = ocr_max_pages
+        self.ocr_memory = ocr_memory
         self._proc: subprocess.Popen | None = None
+        self._ocr_now = False  # the file being read has pages in OCR (and OCR's memory)
 
     def __enter__(self) -> ParserProcess:
         return self
@@ -88,8 +115,20 @@ class ParserProcess:
         Raises :class:`parsing.Skip` and ``OSError`` as parsing in this process would,
         :class:`ParseFailed` when the worker fails on the file, and :class:`ParseCancelled`.
         """
+        steps = self.steps(path, size, cancel)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as end:
+                return end.value
+
+    def steps(
+        self, path: Path, size: int, cancel: CancelToken | None = None
+    ) -> Generator[tuple[int, int], None, list]:
+        """:meth:`parse`, yielding (page, pages) before each page OCR reads."""
         limit = time_limit(size)
-        request = json.dumps({"path": str(path), "cpu_s": int(limit) + 1}).encode() + b"\n"
+        request = {"path": str(path), "cpu_s": int(limit) + 1, "ocr_pages": self.ocr_max_pages}
+        request = json.dumps(request).encode() + b"\n"
         proc = self._start()
         try:
             proc.stdin.write(request)
@@ -100,7 +139,22 @@ class ParserProcess:
             proc = self._start()
             proc.stdin.write(request)
             proc.stdin.flush()
-        reply = json.loads(self._receive(proc, time.monotonic() + limit, limit, cancel))
+        deadline = time.monotonic() + limit
+        pages = 0
+        self._ocr_now = False
+        buffer = bytearray()
+        while True:
+            reply = json.loads(self._receive(proc, buffer, deadline, limit, cancel))
+            if "page" not in reply:
+                break
+            # Before each page OCR reads: more time for it, as many times as pages are allowed.
+            done, total = reply["page"]
+            self._ocr_now = True
+            if pages < self.ocr_max_pages:
+                pages += 1
+                limit += OCR_SECONDS_PER_PAGE
+                deadline += OCR_SECONDS_PER_PAGE
+            yield int(done), int(total)
         if "ok" in reply:
             return [
                 parsing.Section(text, start, page=page, heading=heading)
@@ -133,8 +187,11 @@ class ParserProcess:
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
             try:
+                # Few malloc arenas: glibc reserves 64 MB of address space for each thread's
+                # own, and ONNX Runtime's threads would spend the memory limit on reservations.
+                env["MALLOC_ARENA_MAX"] = "2"
                 self._proc = subprocess.Popen(
-                    [sys.executable, "-m", __name__, str(self.memory_limit)],
+                    [sys.executable, "-m", __name__, str(self.memory_limit), str(self.ocr_memory)],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,  # pdfium's warnings are not the user's concern
@@ -154,10 +211,18 @@ class ParserProcess:
         proc.stdout.close()
         return code
 
-    def _receive(self, proc, deadline: float, limit: float, cancel: CancelToken | None) -> bytes:
+    def _receive(
+        self,
+        proc,
+        buffer: bytearray,
+        deadline: float,
+        limit: float,
+        cancel: CancelToken | None,
+    ) -> bytes:
+        """The worker's next line (JSON holds no raw newline): a page message or the reply.
+        ``buffer`` keeps what was read past it for the next call."""
         fd = proc.stdout.fileno()
-        buffer = bytearray()
-        while True:
+        while b"\n" not in buffer:
             if cancel is not None and cancel.cancelled:
                 self._stop()
                 raise ParseCancelled()
@@ -172,11 +237,13 @@ class ParserProcess:
             if not data:
                 raise ParseFailed(self._death_reason(self._stop(), limit))
             buffer += data
-            if buffer.endswith(b"\n"):  # one reply per request, and JSON holds no raw newline
-                return bytes(buffer)
+        line, _, rest = bytes(buffer).partition(b"\n")
+        buffer[:] = rest
+        return line
 
     def _death_reason(self, code: int, limit: float) -> str:
-        memory = f"{self.memory_limit / 1024**3:g} GB"
+        memory = self.memory_limit + (self.ocr_memory if self._ocr_now else 0)
+        memory = f"{memory / 1024**3:g} GB"
         if code == -signal.SIGXCPU:
             return f"used more than {limit:.0f} s of processor time; stopped"
         if code < 0:
@@ -191,9 +258,11 @@ class ParserProcess:
 # -- the worker -------------------------------------------------------------------------------
 
 
-def _reply(path: str, memory_limit: int) -> dict:
+def _reply(
+    path: str, memory_limit: int, ocr_pages: int = 0, on_page: parsing.OnPage | None = None
+) -> dict:
     try:
-        sections = parsing.parse(Path(path))
+        sections = parsing.parse(Path(path), ocr_pages, on_page)
         return {"ok": [[s.text, s.start, s.page, s.heading] for s in sections]}
     except parsing.Skip as exc:
         return {"skip": str(exc)}
@@ -222,25 +291,46 @@ def _drop_privileges() -> None:
 
 
 def main(argv: list[str]) -> None:
+    import gc
     import resource
 
     memory_limit = int(argv[0])
+    ocr_memory = int(argv[1]) if len(argv) > 1 else 0
     _drop_privileges()
-    resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    # The hard limit holds OCR too; parsers run under the soft one (see the module's text).
+    resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit + ocr_memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # Ctrl+C in a terminal reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever a library prints must not end up inside a reply
-    for line in sys.stdin.buffer:
-        request = json.loads(line)
-        used = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+
+    def allow_cpu(seconds: float, start: float) -> None:
+        """Allow ``seconds`` of processor time past ``start`` (seconds used so far)."""
         _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-        soft = int(used) + request["cpu_s"]
+        soft = int(start + seconds)
         if hard != resource.RLIM_INFINITY:
             soft = min(soft, hard)
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
-        replies.write(json.dumps(_reply(request["path"], memory_limit)).encode() + b"\n")
+
+    def on_page(done: int, total: int) -> None:
+        """Before each page OCR reads: room for OCR, time for the page, and the parent told."""
+        if done == 1:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_limit + ocr_memory,) * 2)
+        soft, _ = resource.getrlimit(resource.RLIMIT_CPU)
+        allow_cpu(OCR_SECONDS_PER_PAGE * ocr.MAX_THREADS, soft)
+        replies.write(json.dumps({"page": [done, total]}).encode() + b"\n")
+        replies.flush()
+
+    for line in sys.stdin.buffer:
+        request = json.loads(line)
+        allow_cpu(request["cpu_s"], sum(resource.getrusage(resource.RUSAGE_SELF)[:2]))
+        reply = _reply(request["path"], memory_limit, request.get("ocr_pages", 0), on_page)
+        # The OCR engine is gone with the parse that made it: the next file gets the parsers'
+        # limit back.
+        gc.collect()
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit + ocr_memory))
+        replies.write(json.dumps(reply).encode() + b"\n")
         replies.flush()
 
 

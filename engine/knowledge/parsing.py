@@ -1,7 +1,10 @@
 """Turning a file into text sections, each with its page or heading and character offset.
 
 One parser per format, each a well-kept library where the format needs one (pypdfium2 for PDF,
-python-docx for Word, selectolax for HTML). Anything that cannot be read raises
+python-docx for Word, selectolax for HTML; the others are in :mod:`engine.knowledge.formats`).
+A file of no known format is read as text when its content is text, whatever its name
+(``Makefile``, ``LICENSE``, ``requirements.in``); pages without a text layer and images go
+through OCR (:mod:`engine.knowledge.formats.ocr`). Anything that cannot be read raises
 :class:`Skip` with a reason the user can act on; the rest of the folder still indexes.
 
 Files are untrusted input: the indexer runs these parsers in a worker process with memory and
@@ -17,8 +20,13 @@ import io
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+from engine.knowledge.formats.common import MAX_UNPACKED_BYTES, OnPage, Section, Skip
+from engine.knowledge.formats.common import check_archive as _check_archive
+from engine.knowledge.formats.common import html as _html
+
+__all__ = ["MAX_UNPACKED_BYTES", "SUPPORTED", "OnPage", "Section", "Skip", "file_type", "parse"]
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst", ".text"}
 CODE_SUFFIXES = {
@@ -26,14 +34,24 @@ CODE_SUFFIXES = {
     ".go", ".rs", ".rb", ".php", ".swift", ".kt", ".scala", ".sh", ".sql", ".r", ".m",
     ".lua", ".pl", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".xml", ".css", ".scss",
 }  # fmt: skip
-SUPPORTED = TEXT_SUFFIXES | CODE_SUFFIXES | {
+OFFICE_SUFFIXES = {".odt", ".ods", ".odp", ".pptx", ".xlsx"}
+DOCUMENT_SUFFIXES = {".rtf", ".epub", ".eml", ".mbox", ".tex", ".latex"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+# The formats read by a parser of their own. Any other file is read as text when its content is
+# text (see :func:`parse`).
+SUPPORTED = TEXT_SUFFIXES | CODE_SUFFIXES | OFFICE_SUFFIXES | DOCUMENT_SUFFIXES | IMAGE_SUFFIXES | {
     ".html", ".htm", ".pdf", ".docx", ".csv", ".json", ".jsonl",
 }  # fmt: skip
+# Binary formats people keep that no parser here reads, with what to do instead.
+LEGACY = {
+    ".doc": "the old binary Word format; save it as .docx",
+    ".xls": "the old binary Excel format; save it as .xlsx",
+    ".ppt": "the old binary PowerPoint format; save it as .pptx",
+}
 
-# What a zip-based document (Word) may unpack to. A real one is a few times its file size; a
-# "zip bomb" of a few kilobytes claims gigabytes. The zip reader never returns more than a
-# member's declared size, so checking the declared sizes is enough.
-MAX_UNPACKED_BYTES = 200_000_000
+# How many pages (or image frames) of one file are read by OCR unless the knowledge base says
+# otherwise: OCR takes seconds a page, text layers milliseconds.
+OCR_MAX_PAGES = 50
 
 # ATX headings ("## Title ##"). Only spaces and tabs around the title: a pattern that lets
 # whitespace runs be matched several ways (``\s+(.+?)\s*#*\s*$``) backtracks cubically on a
@@ -43,32 +61,36 @@ ATX_HEADING = re.compile(r"^#{1,6}[ \t]+(\S[^\n]*)$", re.M)
 RST_HEADING = re.compile(r"^(.+)\n([=\-~^\"'`#*+]{3,})[ \t\r]*$", re.M)
 
 
-class Skip(Exception):
-    """This file is not indexed; the message says why."""
-
-
-@dataclass
-class Section:
-    text: str
-    start: int = 0  # character offset of ``text`` in the file's extracted text (or page)
-    page: int | None = None
-    heading: str | None = None
-
-
 def file_type(path: Path) -> str:
     return path.suffix.lower().lstrip(".") or "none"
 
 
-def parse(path: Path) -> list[Section]:
-    """Sections of ``path`` in reading order; raises :class:`Skip`."""
+def parse(
+    path: Path, ocr_max_pages: int = OCR_MAX_PAGES, on_page: OnPage | None = None
+) -> list[Section]:
+    """Sections of ``path`` in reading order; raises :class:`Skip`.
+
+    Pages without a text layer and images are read by OCR, at most ``ocr_max_pages`` of them
+    (0: none); ``on_page`` is told before each.
+    """
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED:
-        raise Skip(f"not a supported format ({suffix or 'no extension'})")
     if suffix == ".pdf":
-        return _pdf(path)
+        return _pdf(path, ocr_max_pages, on_page)
     if suffix == ".docx":
         return _docx(path)
-    text = _read_text(path)
+    if suffix in OFFICE_SUFFIXES:
+        from engine.knowledge.formats import office
+
+        return office.parse(path, suffix)
+    if suffix in IMAGE_SUFFIXES:
+        from engine.knowledge.formats import ocr
+
+        return ocr.image(path, ocr_max_pages, on_page)
+    if suffix in (".epub", ".eml", ".mbox"):
+        from engine.knowledge.formats import documents
+
+        return documents.parse(path, suffix)
+    text = _read_text(path) if suffix in SUPPORTED else _sniff(path, suffix)
     if suffix in (".html", ".htm"):
         return _html(text)
     if suffix == ".csv":
@@ -79,7 +101,29 @@ def parse(path: Path) -> list[Section]:
         return _headed(text, ATX_HEADING, lambda m: _atx_title(m[1]))
     if suffix == ".rst":
         return _headed(text, RST_HEADING, lambda m: m[1].strip())
+    if suffix in (".rtf", ".tex", ".latex"):
+        from engine.knowledge.formats import documents
+
+        return documents.parse_text(text, suffix)
     return [Section(text)]
+
+
+def _sniff(path: Path, suffix: str) -> str:
+    """The text of a file whose name says nothing Tailor reads (``Makefile``, ``LICENSE``,
+    ``notes.log``): indexed when its content is text, refused with a reason when it is not."""
+    named = f"not a supported format ({suffix or 'no extension'})"
+    if suffix in LEGACY:
+        raise Skip(f"{named}: {LEGACY[suffix]}")
+    with path.open("rb") as f:
+        head = f.read(8192)
+    if b"\x00" in head:
+        raise Skip(f"{named}: its content is binary, not text")
+    try:
+        return _read_text(path)
+    except Skip as exc:
+        if "empty" in str(exc):
+            raise
+        raise Skip(f"{named}: its content is not text in any encoding Tailor knows") from None
 
 
 def _read_text(path: Path) -> str:
@@ -120,41 +164,9 @@ def _headed(text: str, pattern: re.Pattern, title: Callable[[re.Match], str]) ->
     return sections
 
 
-def _html(text: str) -> list[Section]:
-    from selectolax.lexbor import LexborHTMLParser as HTMLParser
-
-    tree = HTMLParser(text)
-    for tag in tree.css("script, style, noscript, nav, footer"):
-        tag.decompose()
-    title = tree.css_first("title")
-    body = tree.body or tree.root
-    blocks: list[str] = []
-    heading = title.text(strip=True) if title else None
-    offset = 0
-    sections: list[Section] = []
-    for node in body.traverse(include_text=False):
-        if node.tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
-            if blocks:
-                joined = "\n\n".join(blocks)
-                sections.append(Section(joined, offset, heading=heading))
-                offset += len(joined) + 2
-                blocks = []
-            heading = node.text(strip=True)
-        elif node.tag in ("p", "li", "pre", "td", "blockquote", "dd", "dt", "figcaption"):
-            piece = node.text(separator=" ", strip=True)
-            if piece:
-                blocks.append(piece)
-    if blocks:
-        sections.append(Section("\n\n".join(blocks), offset, heading=heading))
-    if not sections:
-        plain = body.text(separator="\n", strip=True) if body else ""
-        if not plain.strip():
-            raise Skip("no text in the HTML")
-        sections = [Section(plain, 0, heading=heading)]
-    return sections
-
-
-def _pdf(path: Path) -> list[Section]:
+def _pdf(path: Path, ocr_max_pages: int, on_page: OnPage | None) -> list[Section]:
+    """Each page's text layer; pages without one are read by OCR (the first
+    ``ocr_max_pages`` of them)."""
     import pypdfium2 as pdfium
 
     try:
@@ -165,14 +177,33 @@ def _pdf(path: Path) -> list[Section]:
             raise Skip("encrypted PDF (password protected)") from None
         raise Skip(f"damaged PDF ({exc})") from None
     try:
-        sections = []
+        sections, scanned = [], []
         for number in range(len(pdf)):
             page = pdf[number]
             text = page.get_textpage().get_text_range()
             if text.strip():
                 sections.append(Section(text.replace("\r\n", "\n"), 0, page=number + 1))
+            else:
+                scanned.append(number)
+        if scanned and ocr_max_pages > 0:
+            from engine.knowledge.formats import ocr
+
+            sections += ocr.pdf_pages(pdf, scanned[:ocr_max_pages], on_page)
+            sections.sort(key=lambda s: s.page)
         if not sections:
-            raise Skip(f"no text layer ({len(pdf)} page(s) look scanned); run OCR on it first")
+            if not scanned:
+                raise Skip("no text found (the PDF has no pages)")
+            if ocr_max_pages <= 0:
+                raise Skip(
+                    f"no text layer ({len(scanned)} page(s) look scanned), and OCR is turned off "
+                    "for this knowledge base"
+                )
+            read = (
+                f"its {len(scanned)} page(s)"
+                if len(scanned) <= ocr_max_pages
+                else f"the first {ocr_max_pages} of its {len(scanned)} pages (the OCR page limit)"
+            )
+            raise Skip(f"no text found: no text layer, and OCR found no text on {read}")
         return sections
     finally:
         pdf.close()
@@ -205,19 +236,6 @@ def _docx(path: Path) -> list[Section]:
     if not sections:
         raise Skip("no text in the document")
     return sections
-
-
-def _check_archive(path: Path) -> None:
-    """Refuse a zip whose members would unpack to more than :data:`MAX_UNPACKED_BYTES`."""
-    import zipfile
-
-    with zipfile.ZipFile(path) as archive:
-        unpacked = sum(member.file_size for member in archive.infolist())
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise Skip(
-            f"its compressed contents would unpack to {unpacked / 1e6:,.0f} MB (more than "
-            f"{MAX_UNPACKED_BYTES / 1e6:,.0f} MB): probably a zip bomb"
-        )
 
 
 def _csv(text: str) -> list[Section]:

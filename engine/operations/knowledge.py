@@ -23,8 +23,8 @@ class KnowledgeOperations:
 
     def create_knowledge_base(self, name: str, **options) -> KnowledgeConfig:
         """A new, empty knowledge base; ``options`` are :class:`KnowledgeConfig` settings
-        (chunk_tokens, chunk_overlap, embedder_path, max_file_mb, embed_batch,
-        min_similarity), the defaults for those not given."""
+        (chunking, the embedder, file size and OCR limits, how answers select their context;
+        each documented there), the defaults for those not given."""
         return self.services.knowledge.create(name, **options)
 
     def add_folders(self, kb: str, folders: list[Path]) -> list[str]:
