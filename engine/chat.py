@@ -8,6 +8,7 @@ through :meth:`Chat.answer`, so a reply is built one way wherever it is asked fo
 from __future__ import annotations
 
 from collections.abc import Generator
+from functools import partial
 
 from engine import bundled
 from engine.assistants import AssistantConfig, Assistants, AssistantVersion
@@ -16,7 +17,7 @@ from engine.embeddings import Embedder
 from engine.events import Loading, operation
 from engine.examples import ExampleSets
 from engine.finetune.adapters import Adapters
-from engine.knowledge import answering
+from engine.knowledge import answering, context
 from engine.knowledge.bases import KnowledgeBases
 from engine.models.generation import Generation
 from engine.models.runtime import (
@@ -103,8 +104,24 @@ class Chat:
             return build_messages(config.system_prompt, demos, history, message), []
         base = build_messages(config.system_prompt, demos, history, "")
         used = count_tokens("\n".join(m["content"] for m in base)) + 16 * len(base)
-        kept = answering.pack(message, hits, count_tokens, budget - used)
-        content = answering.question_with_sources(message, kept) if kept else message
+        style = "compact"
+        if config.knowledge_base:
+            kb = self._knowledge.config(config.knowledge_base)
+            style = kb.prompt_style
+            if kb.context == "sentences":
+                embedder = self._knowledge.embedder_for(kb)
+                hits = context.select(
+                    message,
+                    hits,
+                    embedder.encode,
+                    count_tokens,
+                    min(kb.context_tokens, max(0, budget - used)),
+                    kb.context_neighbours,
+                    kb.lexical_weight,
+                )
+        render = partial(answering.question_with_sources, style=style)
+        kept = answering.pack(message, hits, count_tokens, budget - used, render)
+        content = render(message, kept) if kept else message
         return build_messages(config.system_prompt, demos, history, content), kept
 
     @staticmethod
@@ -194,6 +211,11 @@ class Chat:
         reply.sources = [h.to_dict() | {"n": n} for n, h in enumerate(kept, 1)]
         if self.is_raft(config):
             reply.raft = parse_answer(reply.text, reply.sources)
+        elif kept:
+            # The engine, not the model, says which passage the answer comes from.
+            cited = answering.attribute(reply.text, message, kept)
+            for source in reply.sources:
+                source["cited"] = source["n"] in cited
         self._save(conversation_id, message, reply, version, config)
         return reply
 

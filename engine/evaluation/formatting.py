@@ -26,6 +26,8 @@ METRICS = [
     Metric("recall", "Recall@k", "retrieval"),
     Metric("mrr", "MRR", "retrieval"),
     Metric("ndcg10", "nDCG@10", "retrieval"),
+    # Of the right answers that cite a passage, the share whose cited passages hold the answer.
+    Metric("citation", "Citations right", "retrieval"),
     Metric("ttft_s", "First token (s)", "speed", False),
     Metric("latency_s", "Latency (s)", "speed", False),
     Metric("tokens_in", "Tokens in", "speed", False, "{:.0f}"),

@@ -87,6 +87,26 @@ def check_pattern(pattern: str) -> str | None:
     return None
 
 
+def cited_passages(sources: Sequence[dict]) -> list[dict]:
+    """The passages a reply cites: those the engine marked ``cited`` (Level 3 attributes each
+    answer to the passage that supports it)."""
+    return [s for s in sources if s.get("cited")]
+
+
+def citation_precision(
+    response: str, sources: Sequence[dict], references: Sequence[str], answered_only: bool = True
+) -> float | None:
+    """The share of a reply's cited passages that hold a reference answer (normalised, as
+    :func:`contains`). None when the reply cites nothing, and — with ``answered_only`` — when
+    the reply does not hold a reference answer itself: a wrong answer has no right passage."""
+    cited = cited_passages(sources)
+    if not cited or not references:
+        return None
+    if answered_only and not contains(response, references):
+        return None
+    return sum(contains(s.get("text", ""), references) for s in cited) / len(cited)
+
+
 # -- retrieval, at document level ---------------------------------------------------------------
 
 

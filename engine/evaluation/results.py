@@ -82,6 +82,11 @@ class RunResults:
         out = []
         for r in rows:
             scores = json.loads(r["scores"])
+            sources = json.loads(r["sources"])
+            shown = {k: v for k, v in scores.items() if k in METRIC}
+            cited = m.citation_precision(r["response"], sources, json.loads(r["refs"]))
+            if cited is not None:
+                shown["citation"] = cited
             out.append(
                 {
                     "case": r["case_key"],
@@ -94,9 +99,9 @@ class RunResults:
                     "position": r["position"],
                     "response": r["response"],
                     "prompt": json.loads(r["prompt"]),
-                    "sources": json.loads(r["sources"]),
+                    "sources": sources,
                     "retrieved": json.loads(r["retrieved"]),
-                    "scores": {k: v for k, v in scores.items() if k in METRIC},
+                    "scores": shown,
                     "judge_reply": scores.get("judge_reply"),
                     "stats": json.loads(r["stats"]),
                 }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.knowledge.context import terms
 from engine.knowledge.store import Hit
 
 INSTRUCTIONS = (
@@ -31,9 +33,19 @@ def source_label(hit: Hit | dict) -> str:
     return where
 
 
-def question_with_sources(question: str, hits: list[Hit]) -> str:
-    blocks = [f"[{n}] ({source_label(h)})\n<<<\n{h.text}\n>>>" for n, h in enumerate(hits, 1)]
-    return f"{INSTRUCTIONS}\n\nSources:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
+# How the passages are laid out in the user's turn (the knowledge base's ``prompt_style``):
+# "compact" — the passages first, each one numbered line, the question last (a 135M model
+# follows it best, measured in bench/evaluation.py); "sources" — the cite-your-sources
+# instructions, then each passage fenced by <<< >>>.
+PROMPT_STYLES = ("compact", "sources")
+
+
+def question_with_sources(question: str, hits: list[Hit], style: str = "compact") -> str:
+    if style == "sources":
+        blocks = [f"[{n}] ({source_label(h)})\n<<<\n{h.text}\n>>>" for n, h in enumerate(hits, 1)]
+        return f"{INSTRUCTIONS}\n\nSources:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
+    blocks = [f"[{n}] ({source_label(h)}) {h.text}" for n, h in enumerate(hits, 1)]
+    return "Sources:\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
 
 
 def pack(
@@ -51,3 +63,48 @@ def pack(
             break
         kept.append(hit)
     return kept
+
+
+_MARKER = re.compile(r"\[(\d{1,2})\]")
+
+
+def attribute(answer: str, question: str, passages: list[Hit]) -> list[int]:
+    """The 1-based numbers of the passages that support ``answer`` (empty when none does).
+
+    A small model's own ``[n]`` markers are unreliable (it copies the first one, or none), so
+    the engine attributes the answer itself, post hoc: the words the answer adds to the
+    question are looked up in each passage, and the passage holding most of them is cited —
+    ties go to the one holding the longest run of the answer's words in order, then to the
+    better-ranked one. When the answer adds no word found in any passage, the markers the
+    model wrote (those that name a passage) are kept.
+    """
+    own = [int(n) for n in _MARKER.findall(answer) if 1 <= int(n) <= len(passages)]
+    words = terms(_MARKER.sub(" ", answer))
+    asked = set(terms(question))
+    added = [w for w in dict.fromkeys(words) if w not in asked] or list(dict.fromkeys(words))
+    if not added or not passages:
+        return list(dict.fromkeys(own))
+    best, best_key = 0, (0.0, 0)
+    for n, passage in enumerate(passages, 1):
+        held = terms(passage.text)
+        have = set(held)
+        coverage = sum(w in have for w in added) / len(added)
+        key = (coverage, _longest_run(words, held))
+        if key > best_key:
+            best, best_key = n, key
+    if best_key[0] < 0.5:
+        return list(dict.fromkeys(own))
+    return [best]
+
+
+def _longest_run(a: list[str], b: list[str]) -> int:
+    """Length of the longest run of words that ``a`` and ``b`` share, in order."""
+    longest, prev = 0, [0] * (len(b) + 1)
+    for x in a:
+        row = [0] * (len(b) + 1)
+        for j, y in enumerate(b, 1):
+            if x == y:
+                row[j] = prev[j - 1] + 1
+                longest = max(longest, row[j])
+        prev = row
+    return longest

@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from filelock import Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -48,6 +49,21 @@ class KnowledgeConfig(BaseModel):
     embed_batch: int = Field(128, ge=1, le=4096)
     # all-MiniLM-L6-v2 gives unrelated passages cosine 0.0-0.3; related ones 0.4 and up.
     min_similarity: float = Field(0.35, ge=-1, le=1)
+    # Level 3's context (search settings: apply at once; measured in bench/evaluation.py).
+    # "sentences": the sentences of the retrieved chunks that best answer the question (cosine
+    # to the question + lexical_weight × BM25), each with context_neighbours sentences either
+    # side, up to context_tokens; "chunks": the retrieved chunks whole (3.4× the prompt tokens
+    # on SQuAD, no better answers at n = 30).
+    context: Literal["sentences", "chunks"] = "sentences"
+    context_tokens: int = Field(120, ge=16, le=8192)
+    context_neighbours: int = Field(0, ge=0, le=5)
+    lexical_weight: float = Field(0.5, ge=0, le=5)
+    # "compact": numbered passages, then the question; "sources": cite-your-sources
+    # instructions and fenced passages (engine/knowledge/answering.py).
+    prompt_style: Literal["compact", "sources"] = "compact"
+    # Pages (or image frames) of one file read by OCR when they have no text layer; 0: no OCR.
+    # A change applies to files indexed from then on.
+    ocr_max_pages: int = Field(50, ge=0, le=10_000)
 
     def index_key(self) -> dict:
         return {
@@ -254,6 +270,7 @@ class KnowledgeBases:
             embedder,
             max_file_mb=config.max_file_mb,
             embed_batch=config.embed_batch,
+            ocr_max_pages=config.ocr_max_pages,
             table_for=lambda dim: self._table(kb["id"], index_id, dim),
             activate=lambda: self._activate(kb, index_id),
         )
