@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/serve.py            # --rounds 8 --max-tokens 64 --clients 4
 
-The reference is llama-cpp-python's own OpenAI server (``python -m llama_cpp.server``) when
-its extra packages are installed; otherwise a raw ``Llama.create_chat_completion`` loop in this
-process (no HTTP at all, so every cost of serving counts against Tailor). Each round asks both,
-alternated, the same question with the same seed at temperature 0:
+The reference is llama-cpp-python's own OpenAI server (``python -m llama_cpp.server``, with
+``--interrupt_requests False`` so that concurrent clients each get their whole reply) when its
+extra packages are installed (the dev extras install them); otherwise a raw
+``Llama.create_chat_completion`` loop in this process (no HTTP at all, so every cost of
+serving counts against Tailor). Each round asks both, alternated, the same question with the
+same seed at temperature 0:
 
 - decode tokens/s as the client sees it (tokens after the first / time from first to last), and
   the median of the per-round ratios (target ≥ 0.95);
@@ -189,7 +191,7 @@ def main() -> None:
                 ref_process = subprocess.Popen(
                     [sys.executable, "-m", "llama_cpp.server", "--model", str(path),
                      "--n_ctx", str(settings.context_size), "--n_threads", str(settings.threads),
-                     "--port", "8765"],
+                     "--port", "8765", "--interrupt_requests", "False"],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
                 ref_url = "http://127.0.0.1:8765/v1"

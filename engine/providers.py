@@ -28,6 +28,8 @@ from engine.workspace import Workspace
 KEYRING_SERVICE = "Tailor"
 DEFAULT_CONTEXT = 8192
 DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 64
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,18 @@ class Provider:
     key_source: str = "none"
     context_size: int = DEFAULT_CONTEXT
     timeout_s: float = DEFAULT_TIMEOUT_S
+    concurrency: int = DEFAULT_CONCURRENCY  # requests an evaluation run sends it at once
+    price_in: float | None = None  # API price per million prompt tokens (None: unknown)
+    price_out: float | None = None  # ... and per million completion tokens
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """What a request with these token counts costs at the provider's prices (None when
+        its prices are not known)."""
+        if self.price_in is None and self.price_out is None:
+            return None
+        return (
+            prompt_tokens * (self.price_in or 0.0) + completion_tokens * (self.price_out or 0.0)
+        ) / 1e6
 
     @property
     def host(self) -> str:
@@ -103,6 +117,26 @@ def _no_keyring_message(name: str) -> str:
     )
 
 
+def _check_settings(
+    context_size: int,
+    timeout_s: float,
+    concurrency: int,
+    price_in: float | None,
+    price_out: float | None,
+) -> None:
+    if context_size < 256:
+        raise TailorError("A provider's context size must be at least 256 tokens.")
+    if timeout_s <= 0:
+        raise TailorError("A provider's timeout must be more than 0 seconds.")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise TailorError(
+            f"A provider's concurrency must be between 1 and {MAX_CONCURRENCY} requests at once."
+        )
+    for which, price in (("prompt", price_in), ("completion", price_out)):
+        if price is not None and price < 0:
+            raise TailorError(f"A provider's {which} token price cannot be negative.")
+
+
 def normalize_url(url: str) -> str:
     """A checked base URL: http(s), a host, no credentials in it, ``/v1`` added when no path
     is given (the usual mistake), no trailing slash."""
@@ -137,6 +171,9 @@ class Providers:
         api_key: str | None = None,
         context_size: int = DEFAULT_CONTEXT,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        price_in: float | None = None,
+        price_out: float | None = None,
     ) -> Provider:
         """Record a provider; its key, if given, goes into the OS keyring (refused, with the
         environment-variable alternative, when there is none). Without a key, the provider
@@ -148,10 +185,7 @@ class Providers:
                 f"({name!r})."
             )
         url = normalize_url(base_url)
-        if context_size < 256:
-            raise TailorError("A provider's context size must be at least 256 tokens.")
-        if timeout_s <= 0:
-            raise TailorError("A provider's timeout must be more than 0 seconds.")
+        _check_settings(context_size, timeout_s, concurrency, price_in, price_out)
         if self._row(name) is not None:
             raise AlreadyExists(f"A provider named '{name}' already exists.")
         if api_key:
@@ -161,15 +195,42 @@ class Providers:
             source = "env" if os.environ.get(env_var(name)) else "none"
         try:
             self._ws.db.execute(
-                "INSERT INTO providers(name, base_url, key_source, context_size, timeout_s) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (name, url, source, int(context_size), float(timeout_s)),
+                "INSERT INTO providers(name, base_url, key_source, context_size, timeout_s, "
+                "concurrency, price_in, price_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    url,
+                    source,
+                    int(context_size),
+                    float(timeout_s),
+                    int(concurrency),
+                    price_in,
+                    price_out,
+                ),
             )
         except BaseException:
             if api_key:
                 self._delete_key(name)
             raise
         return self.get(name)
+
+    def update(self, name: str, **changes) -> Provider:
+        """Change a provider's settings (``context_size``, ``timeout_s``, ``concurrency``,
+        ``price_in``, ``price_out``; a price of None forgets it). Its address and key stay: to
+        change those, remove it and add it again."""
+        allowed = {"context_size", "timeout_s", "concurrency", "price_in", "price_out"}
+        if unknown := set(changes) - allowed:
+            raise TailorError(f"A provider has no setting {', '.join(sorted(unknown))}.")
+        provider = self.get(name)
+        values = {k: getattr(provider, k) for k in allowed} | changes
+        _check_settings(**values)
+        if changes:
+            columns = ", ".join(f"{k} = ?" for k in changes)
+            self._ws.db.execute(
+                f"UPDATE providers SET {columns} WHERE name = ?",
+                (*changes.values(), provider.name),
+            )
+        return self.get(provider.name)
 
     def list(self) -> list[Provider]:
         rows = self._ws.db.execute("SELECT * FROM providers ORDER BY name").fetchall()
@@ -205,7 +266,14 @@ class Providers:
     @staticmethod
     def _provider(row) -> Provider:
         return Provider(
-            row["name"], row["base_url"], row["key_source"], row["context_size"], row["timeout_s"]
+            row["name"],
+            row["base_url"],
+            row["key_source"],
+            row["context_size"],
+            row["timeout_s"],
+            row["concurrency"],
+            row["price_in"],
+            row["price_out"],
         )
 
     # -- keys --------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 The "remote" is a real OpenAI-compatible HTTP server on 127.0.0.1 (FastAPI + uvicorn, SSE
 streaming, OpenAI's error shape) answering with the bundled GGUF through llama.cpp, started in
-this process. (llama-cpp-python's own server needs ``sse_starlette``, which is not installed.)
-It can require a key, answer slowly, or die in the middle of a reply.
+this process. It is ours rather than llama-cpp-python's own server (which bench/remote.py uses)
+because it must also fail on purpose: require a key, answer slowly, or die in the middle of a
+reply.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ SENTINEL = "sk-SENTINEL-7f3a9c41d2b8e605"
 class LoopbackServer:
     """FastAPI + uvicorn on 127.0.0.1, generating with the bundled model. ``api_key`` makes it
     refuse requests without that bearer key (401); model ``slow`` waits before answering and
-    ``dies`` breaks the connection after two tokens."""
+    ``dies`` (or any model, for a prompt holding ``BREAK``) breaks the connection after two
+    tokens. ``max_in_flight`` is the most chat requests it held at once."""
 
     def __init__(self):
         import llama_cpp
@@ -54,12 +56,16 @@ class LoopbackServer:
         self.keyed_requests = 0  # requests that carried the right key
         self.last_messages: list[dict] = []
         self.last_usage: dict = {}
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.answered = 0  # chat requests answered to the end
         self._llama = llama_cpp.Llama(
             model_path=str(bundled.default_model_path()), n_ctx=2048, verbose=False
         )
         template = self._llama.metadata.get("tokenizer.chat_template", "")
         self._format = _formatter(self._llama, template)
         self._lock = threading.Lock()
+        self._counting = threading.Lock()
         app = FastAPI()
 
         def refusal(request: Request):
@@ -97,8 +103,9 @@ class LoopbackServer:
                 "stop": [s for s in stop if s],
             }
             usage = (body.get("stream_options") or {}).get("include_usage")
+            model = "dies" if "BREAK" in rendered.prompt else body["model"]
             return StreamingResponse(
-                self._events(body["model"], rendered.prompt, settings, usage),
+                self._events(model, rendered.prompt, settings, usage),
                 media_type="text/event-stream",
             )
 
@@ -125,31 +132,45 @@ class LoopbackServer:
         def sse(data: dict) -> str:
             return f"data: {json.dumps(data)}\n\n"
 
+        with self._counting:  # replies run in worker threads
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            yield from self._answer(model, prompt, settings, include_usage, sse)
+            self.answered += 1
+        finally:
+            with self._counting:
+                self.in_flight -= 1  # before the end reaches the client, who may then ask again
+        yield "data: [DONE]\n\n"
+
+    def _answer(self, model, prompt, settings, include_usage, sse):
+        # The reply is made under the lock, then sent: a client that goes away mid-reply leaves
+        # its generator suspended (Starlette never closes it), which must not hold the lock.
         with self._lock:
-            parts = []
-            for chunk in self._llama.create_completion(prompt, stream=True, **settings):
-                choice = chunk["choices"][0]
-                if choice["text"]:
-                    parts.append(choice["text"])
-                if model == "dies" and len(parts) == 2:
-                    raise RuntimeError("the loopback server dies mid-stream (on purpose)")
-                delta = {"content": choice["text"]} if choice["text"] else {}
-                yield sse(
-                    {
-                        "id": "c1",
-                        "object": "chat.completion.chunk",
-                        "created": 0,
-                        "model": model,
-                        "choices": [
-                            {"index": 0, "delta": delta, "finish_reason": choice["finish_reason"]}
-                        ],
-                    }
-                )
-            self.last_usage = {
-                "prompt_tokens": self._count(prompt),
-                "completion_tokens": self._count("".join(parts)),
-            }
-            self.last_usage["total_tokens"] = sum(self.last_usage.values())
+            chunks = [
+                c["choices"][0]
+                for c in self._llama.create_completion(prompt, stream=True, **settings)
+            ]
+            text = "".join(c["text"] for c in chunks)
+            usage = {"prompt_tokens": self._count(prompt), "completion_tokens": self._count(text)}
+        usage["total_tokens"] = sum(usage.values())
+        self.last_usage = usage
+        pieces = 0
+        for choice in chunks:
+            pieces += bool(choice["text"])
+            if model == "dies" and pieces == 2:
+                raise RuntimeError("the loopback server dies mid-stream (on purpose)")
+            delta = {"content": choice["text"]} if choice["text"] else {}
+            finish = choice["finish_reason"]
+            yield sse(
+                {
+                    "id": "c1",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+            )
         if include_usage:
             yield sse(
                 {
@@ -158,10 +179,9 @@ class LoopbackServer:
                     "created": 0,
                     "model": model,
                     "choices": [],
-                    "usage": self.last_usage,
+                    "usage": usage,
                 }
             )
-        yield "data: [DONE]\n\n"
 
     def close(self) -> None:
         self._server.should_exit = True
@@ -405,6 +425,86 @@ def test_an_evaluation_run_with_an_unreachable_remote_resumes_once_it_is_back(en
     engine.add_provider("lab", loopback.url)
     assert run(engine.evaluate(run_id))["status"] == "done"
     assert engine.get_eval_run(run_id)["results"] == 1
+
+
+def test_a_remote_run_sends_the_providers_concurrency_at_once_and_prices_each_answer(
+    engine, loopback
+):
+    engine.add_provider("lab", loopback.url, concurrency=3, price_in=2.0, price_out=8.0)
+    remote_assistant(engine, "Lab", "lab/smollm2")
+    engine.save_eval_set(
+        "sums", [Case(str(i), f"What is {i} plus {i}?", (str(2 * i),)) for i in range(7)]
+    )
+    options = RunOptions(max_tokens=6, temperature=0.0, judge_model="lab/smollm2")
+    loopback.max_in_flight = 0
+    run_id = engine.create_eval_run("sums", [Target("Lab")], options)
+    assert run(engine.evaluate(run_id))["status"] == "done"
+    assert loopback.max_in_flight == 3  # answering, then judging, three at a time
+    results = engine.eval_results(run_id)
+    assert sorted(r["case"] for r in results) == [str(i) for i in range(7)]
+    assert all(r["judge_reply"] is not None for r in results)  # each was judged
+    for r in results:
+        stats = r["stats"]
+        assert stats["tokens_in"] > 10 and stats["tokens_out"] > 0  # the server's usage counts
+        expected = (stats["tokens_in"] * 2.0 + stats["tokens_out"] * 8.0) / 1e6
+        assert stats["api_cost"] == pytest.approx(expected)
+    row = engine.scoreboard(run_id)[0]
+    costs = sorted(r["stats"]["api_cost"] for r in results)
+    assert row["metrics"]["api_cost"]["value"] == pytest.approx(costs[3])  # the median
+
+    engine.update_provider("lab", concurrency=1, price_in=None, price_out=None)
+    loopback.max_in_flight = 0
+    run_id = engine.create_eval_run("sums", [Target("Lab")], options)
+    assert run(engine.evaluate(run_id))["status"] == "done"
+    assert loopback.max_in_flight == 1
+    assert all("api_cost" not in r["stats"] for r in engine.eval_results(run_id))
+
+
+def test_a_failure_in_a_concurrent_run_keeps_every_answer_that_came_back(engine, loopback):
+    engine.add_provider("lab", loopback.url, concurrency=3)
+    remote_assistant(engine, "Lab", "lab/smollm2")
+    questions = [f"Name a colour, please ({i})." for i in range(8)]
+    questions[2] = "BREAK: this request dies in the middle of its reply."
+    engine.save_eval_set("colours", [Case(str(i), q, ("red",)) for i, q in enumerate(questions)])
+    run_id = engine.create_eval_run("colours", [Target("Lab")], RunOptions(max_tokens=6))
+    before, sent = loopback.answered, loopback.requests
+    with pytest.raises(RemoteModelError, match="broke off in the middle of the reply"):
+        run(engine.evaluate(run_id))
+    record = engine.get_eval_run(run_id)
+    answered = loopback.answered - before
+    # Every reply the server finished is written; after the failure no case is sent.
+    assert record["status"] == "failed" and record["results"] == answered >= 1
+    assert "2" not in {r["case"] for r in engine.eval_results(run_id)}
+    assert loopback.requests - sent < 8
+
+
+def test_provider_settings_are_checked_and_changed_without_asking_the_host(
+    engine, loopback, monkeypatch
+):
+    with pytest.raises(TailorError, match="between 1 and 64"):
+        engine.add_provider("lab", loopback.url, concurrency=0)
+    with pytest.raises(TailorError, match="cannot be negative"):
+        engine.add_provider("lab", loopback.url, price_in=-1.0)
+    engine.add_provider("lab", loopback.url)
+    requests = loopback.requests
+    monkeypatch.setattr("engine.cli.providers.engine_of", lambda ctx: engine)
+    from engine.cli import cli
+
+    def tailor(*args):
+        return CliRunner().invoke(cli, ["providers", *args])
+
+    changed = tailor("set", "lab", "--concurrency", "8", "--price-in", "0.15", "--price-out", "0.6")
+    assert changed.exit_code == 0, changed.output
+    assert "8 at once, $0.15 / $0.6 per 1M tokens in / out" in changed.output
+    provider = engine.get_provider("lab")
+    assert (provider.concurrency, provider.price_in, provider.price_out) == (8, 0.15, 0.6)
+    refused = tailor("set", "lab", "--concurrency", "99")
+    assert isinstance(refused.exception, TailorError)  # `tailor` prints it as one line
+    assert "between 1 and 64" in str(refused.exception)
+    assert "no prices" in tailor("set", "lab", "--no-prices").output
+    assert "1 at once" in tailor("set", "lab", "--concurrency", "1").output
+    assert "ctx 8192, 1 at once, no prices" in tailor("list").output
+    assert loopback.requests == requests
 
 
 # -- the key never lands anywhere ----------------------------------------------------------

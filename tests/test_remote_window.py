@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from desktop.main_window import MainWindow
 from desktop.pages.models import ModelsPage
@@ -134,11 +134,16 @@ def test_the_status_bar_says_offline_only_when_nothing_remote_is_in_use(engine, 
     assert window.network_status.text() == "online: llm.example.com"
 
 
-def fill_dialog(monkeypatch, name, url, key):
+def fill_dialog(monkeypatch, name, url, key, concurrency=None, price_in=None):
     def exec_(dialog):
         dialog.name.setText(name)
         dialog.url.setText(url)
         dialog.key.setText(key)
+        assert dialog.price_in.text() == dialog.price_out.text() == "not charged"
+        if concurrency is not None:
+            dialog.concurrency.setValue(concurrency)
+        if price_in is not None:
+            dialog.price_in.setValue(price_in)
         assert dialog.key.echoMode() == dialog.key.EchoMode.Password
         return ProviderDialog.DialogCode.Accepted
 
@@ -151,10 +156,16 @@ def test_add_and_remove_a_provider_on_the_models_page(
     page = ModelsPage(engine)
     qtbot.addWidget(page)
     assert not page.remote_button.isEnabled()
-    fill_dialog(monkeypatch, "loopback", loopback.url, "sk-test-key")
+    fill_dialog(monkeypatch, "loopback", loopback.url, "sk-test-key", concurrency=2, price_in=0.5)
     with qtbot.waitSignal(page.models_changed, timeout=10_000):
         page.add_provider_button.click()
-    assert [p.name for p in engine.list_providers()] == ["loopback"]
+    [provider] = engine.list_providers()
+    assert (provider.name, provider.concurrency, provider.price_in, provider.price_out) == (
+        "loopback",
+        2,
+        0.5,
+        None,
+    )
     assert memory_keyring.passwords == {("Tailor", "provider:loopback"): "sk-test-key"}
     assert "Added loopback" in page.status.text() and page.remote_button.isEnabled()
 
@@ -184,3 +195,32 @@ def test_without_a_keyring_adding_a_key_is_refused_naming_the_variable(
     assert "TAILOR_KEY_CORP_VLLM" in dialog.text()
     assert engine.list_providers() == [] and page.add_provider_button.isEnabled()
     dialog.close()
+
+
+def test_a_listed_remote_model_is_chosen_for_an_assistant_on_the_prompt_page(
+    engine, loopback, window, qtbot, monkeypatch
+):
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("remote model", True))
+    engine.add_provider("loopback", loopback.url)
+    models, prompt = window.pages["models"], window.pages["prompt"]
+    window.show_page("models")
+    models.refresh()
+    models.remote_button.click()
+    qtbot.waitUntil(lambda: models._remote_job is None, timeout=30_000)
+    assert "choose one for an assistant on the Prompt page" in models.status.text()
+    window.show_page("prompt")
+    index = prompt.model.findData("loopback/smollm2")
+    assert index >= 0
+    assert (
+        prompt.model.itemText(index) == f"loopback/smollm2  ·  remote (127.0.0.1:{loopback.port})"
+    )
+    prompt.model.setCurrentIndex(index)
+    prompt.model.activated.emit(index)
+    assert window.state.draft.model == "loopback/smollm2"
+    assert window.network_status.text() == f"online: 127.0.0.1:{loopback.port}"
+    window.save_version()
+    assert engine.get_assistant(window.state.name).config.model == "loopback/smollm2"
+    # Next time the window opens, before anything is listed, the choice is shown as it is.
+    prompt.set_remote_models([])
+    assert prompt.model.currentData() == "loopback/smollm2"
+    assert "remote (127.0.0.1" in prompt.model.currentText()

@@ -373,6 +373,26 @@ def test_an_assistant_with_a_knowledge_base_returns_its_sources(engine, server, 
     _text, chunks = streamed(server, model="Librarian", messages=question, max_tokens=8, seed=1)
     assert chunks[-1]["choices"][0]["delta"]["tailor_sources"] == sources
 
+    # Another Tailor uses this one's assistant as a remote model, knowledge base and all.
+    from engine.api import Engine
+
+    other = Engine(tmp_path / "other-workspace")
+    try:
+        other.first_run()
+        other.add_provider("office", server.url)
+        assert "office/Librarian" in [m.name for m in other.provider_models("office")]
+        conversation = other.create_conversation(None)
+        answer = run(
+            other.chat(
+                question[0]["content"], model="office/Librarian", conversation_id=conversation.id
+            )
+        )
+        assert answer.stats.prompt_tokens > 40  # the far side put its passage in the prompt
+        assert answer.text.strip() and answer.stats.completion_tokens > 0
+        assert other.model_host("office/Librarian") == server.url.split("/")[2]
+    finally:
+        other.close()
+
 
 # -- the command line and the window ---------------------------------------------------------------
 

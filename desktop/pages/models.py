@@ -31,6 +31,7 @@ COLUMNS = ["Name", "Architecture", "Parameters", "Quantisation", "Context", "Cha
 
 class ModelsPage(QWidget):
     models_changed = Signal()
+    remote_listed = Signal(list)  # the providers' models, each time they are listed
 
     def __init__(self, engine: Engine, parent=None):
         super().__init__(parent)
@@ -195,7 +196,12 @@ class ModelsPage(QWidget):
 
     def _remote_listed(self, result) -> None:
         self._remote, problems = result
-        self.status.setText(" ".join(problems) or f"{len(self._remote)} remote model(s) listed.")
+        self.status.setText(
+            " ".join(problems)
+            or f"{len(self._remote)} remote model(s) listed; choose one for an assistant on the "
+            "Prompt page."
+        )
+        self.remote_listed.emit(self._remote)
 
     def _remote_done(self) -> None:
         self._remote_job = None
@@ -212,12 +218,14 @@ class ModelsPage(QWidget):
         if dialog.exec() == ProviderDialog.DialogCode.Accepted:
             self.add_provider(*dialog.values())
 
-    def add_provider(self, name: str, base_url: str, api_key: str | None = None) -> None:
+    def add_provider(
+        self, name: str, base_url: str, api_key: str | None = None, settings: dict | None = None
+    ) -> None:
         """Add a provider in the background; its key goes only to the engine (the OS
         keyring). A refusal — no keyring on this system, say — shows the default dialog."""
         engine = self.engine
         self._run_provider_job(
-            lambda _cancel: engine.add_provider(name, base_url, api_key),
+            lambda _cancel: engine.add_provider(name, base_url, api_key, **(settings or {})),
             "Add provider",
             lambda p: self.status.setText(
                 f"Added {p.name} ({p.host}). List remote models to see what it offers."
@@ -232,6 +240,7 @@ class ModelsPage(QWidget):
 
         def removed(_result) -> None:
             self._remote = [r for r in self._remote if r.provider != name]
+            self.remote_listed.emit(self._remote)
             self.status.setText(f"Removed {name} and its key.")
 
         self._run_provider_job(

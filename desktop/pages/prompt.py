@@ -25,8 +25,13 @@ class PromptPage(RungPage):
             parent,
         )
         self.state = state
+        self.remote_models: list = []  # the providers' models, as the Models page last listed
         self.model = QComboBox()
         self.model.setObjectName("modelPicker")
+        self.model.setToolTip(
+            "The library's models, and the remote models listed on the Models page (their "
+            "prompts go to that server)"
+        )
         self.system = QPlainTextEdit()
         self.system.setObjectName("systemPrompt")
         self.system.setPlaceholderText("Tell the model who it is and how to answer.")
@@ -83,8 +88,14 @@ class PromptPage(RungPage):
             self.model.addItem(
                 f"{m.name}  ·  {m.info.parameters_label} {m.info.quantization}", m.name
             )
+        for r in self.remote_models:
+            self.model.addItem(f"{r.name}  ·  remote ({r.host})", r.name)
         self.model.blockSignals(False)
         self.refresh()
+
+    def set_remote_models(self, models: list) -> None:
+        self.remote_models = list(models)
+        self.refresh_models()
 
     def refresh(self) -> None:
         d = self.state.draft
@@ -93,6 +104,12 @@ class PromptPage(RungPage):
         widgets = (self.model, self.system, self.temperature, self.top_p, self.max_tokens)
         for w in widgets:
             w.blockSignals(True)
+        if d.model and self.model.findData(d.model) < 0:
+            # An assistant on a remote model not listed yet: shown as it is, and kept.
+            host = self.state.engine.model_host(d.model)
+            self.model.addItem(
+                f"{d.model}  ·  {f'remote ({host})' if host else 'missing'}", d.model
+            )
         self.model.setCurrentIndex(self.model.findData(d.model))
         if self.system.toPlainText() != d.system_prompt:
             self.system.setPlainText(d.system_prompt)

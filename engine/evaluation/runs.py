@@ -11,9 +11,11 @@ is :mod:`engine.evaluation.results`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Generator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from engine.assistants import AssistantConfig, Assistants
@@ -34,6 +36,7 @@ from engine.raft.format import ANSWER_TAG, final_answer
 from engine.workspace import Workspace
 
 STOPPED = "Cancelled; resume to finish."
+STARTED = object()  # :func:`_at_once`'s mark for "this item is being worked on now"
 
 
 @dataclass(frozen=True)
@@ -166,20 +169,21 @@ class EvalRuns(RunResults):
         try:
             for cfg in configs:
                 config = self._with_options(cfg["config"], options)
-                warm = False
-                for case in cases:
-                    if case.key in done[cfg["id"]]:
-                        continue
-                    if cancel is not None and cancel.cancelled:
-                        return self._stopped(run_id)
+                pending = [c for c in cases if c.key not in done[cfg["id"]]]
+                if not pending:
+                    continue
+                if cancel is not None and cancel.cancelled:
+                    return self._stopped(run_id)
+                # Load before timing: latency is per query, not per load.
+                yield progress(
+                    "answering", cfg["label"], f"{cfg['label']} · loading {config.model}"
+                )
+                self._warm_up(config)
+                for case, result in self._answers(config, pending, options, cancel):
                     label = f"{cfg['label']} · case {case.key}"
-                    if not warm:  # load before timing: latency is per query, not per load
-                        loading = f"{cfg['label']} · loading {config.model}"
-                        yield progress("answering", cfg["label"], loading)
-                        self._warm_up(config)
-                        warm = True
-                    yield progress("answering", cfg["label"], label)
-                    result = self._answer(config, case, options, cancel)
+                    if result is STARTED:
+                        yield progress("answering", cfg["label"], label)
+                        continue
                     if result is None:  # cancelled mid-answer: not recorded, redone on resume
                         return self._stopped(run_id)
                     self._store(cfg["id"], case_ids[case.key], result)
@@ -219,6 +223,22 @@ class EvalRuns(RunResults):
             self._knowledge.search(config.knowledge_base, "warm-up", 1)
         elif config.example_set and config.few_shot_k:
             self._embedder.encode(["warm-up"])
+
+    def _answers(self, config: AssistantConfig, cases: list[Case], options: RunOptions, cancel):
+        """``(case, STARTED)`` as a case begins and ``(case, result)`` when it is answered, or
+        ``(case, None)`` when it was stopped (see :func:`_at_once`)."""
+        return _at_once(
+            lambda case, stop: self._answer(config, case, options, stop),
+            cases,
+            self._workers(config.model),
+            cancel,
+        )
+
+    def _workers(self, model: str) -> int:
+        """How many requests at once: a remote model's provider says; a local model answers
+        one at a time."""
+        handle = self._generation.remote(model)
+        return handle.provider.concurrency if handle else 1
 
     def _reply(self, config, case: Case, options: RunOptions, cancel, t0: float):
         """The chat's reply to ``case`` (None when it was stopped), the time to its first
@@ -272,7 +292,10 @@ class EvalRuns(RunResults):
             "tokens_out": tokens_out,
             "compute_s": time.process_time() - cpu0,
         }
-        if options.price_per_1k_tokens is not None:
+        handle = self._generation.remote(config.model)
+        if handle and (cost := handle.provider.cost(tokens_in, tokens_out)) is not None:
+            speed["api_cost"] = cost  # the provider's own prices, on the server's token counts
+        elif options.price_per_1k_tokens is not None:
             speed["api_cost"] = (tokens_in + tokens_out) / 1000 * options.price_per_1k_tokens
         return {
             "response": response,
@@ -296,13 +319,9 @@ class EvalRuns(RunResults):
             "JOIN eval_cases c ON c.id = r.case_id WHERE rc.run_id = ? ORDER BY r.rowid",
             (run_id,),
         ).fetchall()
-        for row in rows:
-            scores = json.loads(row["scores"])
-            if JUDGED & scores.keys():
-                continue
-            if cancel is not None and cancel.cancelled:
-                yield row["case_key"], None
-                return
+        pending = [r for r in rows if not JUDGED & json.loads(r["scores"]).keys()]
+
+        def judge(row, stop):
             case = by_key[row["case_key"]]
             prompt = judge_mod.render(
                 options.judge_prompt, case.input, case.references, row["response"], options.rubric
@@ -311,11 +330,18 @@ class EvalRuns(RunResults):
                 options.judge_model,
                 [{"role": "user", "content": prompt}],
                 SamplingParams(temperature=0.0, max_tokens=32, seed=options.seed),
-                cancel,
+                stop,
             )
-            if reply.stats.stop_reason == "cancelled":
+            return None if reply.stats.stop_reason == "cancelled" else reply
+
+        workers = self._workers(options.judge_model)
+        for row, reply in _at_once(judge, pending, workers, cancel):
+            if reply is STARTED:
+                continue
+            if reply is None:
                 yield row["case_key"], None
                 return
+            scores = json.loads(row["scores"])
             score = judge_mod.parse_score(reply.text)
             if score is None:
                 scores["judge_unparsed"] = 1.0
@@ -359,3 +385,63 @@ class EvalRuns(RunResults):
             f"UPDATE eval_runs SET status = ?, message = ?, finished_at = {finished} WHERE id = ?",
             (status, message, run_id),
         )
+
+
+def _at_once(work, items: list, workers: int, cancel: CancelToken | None):
+    """``work(item, cancel)`` for each item: ``(item, STARTED)`` as one begins and
+    ``(item, result)`` when it is done, or ``(item, None)`` when it was stopped (``work``
+    returns None for a stopped item). With ``workers`` > 1 (a remote model), that many run at
+    once and each result is yielded, to be written, as soon as it is back. A stop or a failure
+    starts no more; what those already under way bring back is yielded before the stop or the
+    error."""
+    if workers == 1:
+        for item in items:
+            if cancel is not None and cancel.cancelled:
+                yield item, None
+                return
+            yield item, STARTED
+            yield item, work(item, cancel)
+        return
+    stop = _Either(cancel)
+    queue = iter(items)
+    error: BaseException | None = None
+    stopped = None
+    with ThreadPoolExecutor(workers, thread_name_prefix="tailor-eval") as pool:
+        running = {pool.submit(work, item, stop): item for item in itertools.islice(queue, workers)}
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                item = running.pop(future)
+                try:
+                    result = future.result()
+                except BaseException as exc:  # no more are started; those out may finish
+                    error = error or exc
+                    continue
+                if result is None:
+                    stopped = stopped if stopped is not None else item
+                    continue
+                try:
+                    yield item, result
+                except GeneratorExit:  # the run ended early: stop what is still out
+                    stop.cancel()
+                    raise
+                if error is None and stopped is None and not stop.cancelled:
+                    for nxt in itertools.islice(queue, 1):
+                        running[pool.submit(work, nxt, stop)] = nxt
+    if error is not None:
+        raise error
+    if stopped is not None or stop.cancelled:
+        yield (stopped if stopped is not None else items[-1]), None
+
+
+class _Either(CancelToken):
+    """Stops the requests a run has sent at once: on the user's stop, or on the run's own (a
+    failure)."""
+
+    def __init__(self, user: CancelToken | None):
+        super().__init__()
+        self._user = user
+
+    @property
+    def cancelled(self) -> bool:
+        return super().cancelled or (self._user is not None and self._user.cancelled)

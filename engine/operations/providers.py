@@ -6,6 +6,7 @@ provider's host; the rest stays on this machine."""
 from __future__ import annotations
 
 from engine.providers import (
+    DEFAULT_CONCURRENCY,
     DEFAULT_CONTEXT,
     DEFAULT_TIMEOUT_S,
     Provider,
@@ -27,12 +28,24 @@ class ProvidersOperations:
         *,
         context_size: int = DEFAULT_CONTEXT,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        price_in: float | None = None,
+        price_out: float | None = None,
     ) -> Provider:
         """Add an OpenAI-compatible server as provider ``name``. Its key, if it needs one, is
         kept in the OS keyring only; where there is no keyring this is refused, and the key is
         given instead in the environment variable :meth:`provider_key_variable` names. Prompts
-        for its models are packed to ``context_size`` tokens (estimated)."""
-        return self.services.providers.add(name, base_url, api_key, context_size, timeout_s)
+        for its models are packed to ``context_size`` tokens (estimated); evaluation runs send
+        it ``concurrency`` requests at once and price its answers at ``price_in`` /
+        ``price_out`` per million prompt / completion tokens, when given."""
+        return self.services.providers.add(
+            name, base_url, api_key, context_size, timeout_s, concurrency, price_in, price_out
+        )
+
+    def update_provider(self, name: str, **changes) -> Provider:
+        """Change a provider's ``context_size``, ``timeout_s``, ``concurrency``, ``price_in``
+        or ``price_out`` (a price of None forgets it). Asks no host."""
+        return self.services.providers.update(name, **changes)
 
     def list_providers(self) -> list[Provider]:
         return self.services.providers.list()
