@@ -9,7 +9,9 @@ import time
 _T0 = time.perf_counter()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, files: list | None = None) -> int:
+    """Open the window (or, when this workspace's window is already open, hand ``files`` to it
+    and bring it to the front); ``files`` are taken as if dropped on the window."""
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
@@ -29,13 +31,21 @@ def main(argv: list[str] | None = None) -> int:
     app.setStyleSheet(STYLESHEET)
     install_excepthook()
 
+    from desktop.single import Listener, hand_over
+
+    files = list(files or [])
     try:
         engine = Engine()
-        engine.lock_workspace()
+        try:
+            engine.lock_workspace()
+        except WorkspaceInUse as exc:
+            home = engine.home
+            engine.close()
+            if hand_over(home, files):
+                return 0
+            QMessageBox.information(None, "Tailor is already open", str(exc))
+            return 1
         engine.first_run()
-    except WorkspaceInUse as exc:
-        QMessageBox.information(None, "Tailor is already open", str(exc))
-        return 1
     except TailorError as exc:
         QMessageBox.critical(None, "Tailor cannot start", str(exc))
         return 1
@@ -43,11 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     from desktop.main_window import MainWindow
 
     window = MainWindow(engine)
+    listener = Listener(engine.home, window.open_paths, window)  # later starts hand over here
     window.show()
+    if files:
+        QTimer.singleShot(0, lambda: window.open_paths(files))
     if os.environ.get("TAILOR_REPORT_STARTUP"):
         _report_startup(app, window)
     QTimer.singleShot(0, window.preload_model)
     code = app.exec()
+    listener.close()
     engine.close()
     return code
 

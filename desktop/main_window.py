@@ -33,6 +33,7 @@ from desktop.pages.prompt import PromptPage
 from desktop.pages.raft.page import RaftPage
 from desktop.pages.settings import SettingsPage
 from desktop.state import AssistantState
+from desktop.widgets.awake import AwakeStatus
 from desktop.widgets.chat import ChatPanel
 from desktop.worker import Job
 from engine.api import Engine
@@ -161,6 +162,8 @@ class MainWindow(QMainWindow):
         self.server_status.setObjectName("serverStatus")
         self.server_status.hide()
         self.statusBar().addPermanentWidget(self.server_status)
+        self.awake_status = AwakeStatus(self.engine, self)  # while a training job runs
+        self.statusBar().addPermanentWidget(self.awake_status)
         self.statusBar().addPermanentWidget(self.network_status)
 
         self._build_menus()
@@ -180,6 +183,7 @@ class MainWindow(QMainWindow):
         raft.train_requested.connect(self._train_raft)
         raft.run_started.connect(self._run_comparison)
         self.pages["models"].models_changed.connect(self.pages["prompt"].refresh_models)
+        self.pages["models"].remote_listed.connect(self.pages["prompt"].set_remote_models)
         self.pages["models"].models_changed.connect(self._show_network)
         self.pages["settings"].server_changed.connect(self._server_changed)
         self.pages["prompt"].history_button.clicked.connect(self.open_history)
@@ -383,6 +387,19 @@ class MainWindow(QMainWindow):
             or (page == "knowledge" and path.exists())
             or path.is_dir()
         )
+
+    def open_paths(self, paths: list[Path]) -> None:
+        """Files opened with Tailor (from a file manager, or a second start of the app): the
+        window comes to the front and takes each as if it were dropped on it."""
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+        for path in paths:
+            if path.exists():
+                self.handle_drop(path)
+            else:
+                show_error(self, f"{path} no longer exists.")
 
     def handle_drop(self, path: Path) -> None:
         """A .gguf anywhere imports a model; a .jsonl/.csv on Examples imports examples, on

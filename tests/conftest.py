@@ -8,6 +8,8 @@ import socket
 
 import pytest
 
+from tests.desktop_bus import desktop_bus  # noqa: F401  (a fixture: a private D-Bus)
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"

@@ -138,7 +138,7 @@ def _wait(predicate, seconds, what):
         time.sleep(1)
 
 
-def test_train_kill_resume_and_chat_with_the_adapter(home, tmp_path, no_network):
+def test_train_kill_resume_and_chat_with_the_adapter(home, tmp_path, no_network, desktop_bus):
     data = tmp_path / "fact.jsonl"
     data.write_text(
         "".join(json.dumps({"instruction": q, "output": FACT}) + "\n" for q in ASKS * 2)
@@ -171,8 +171,13 @@ def test_train_kill_resume_and_chat_with_the_adapter(home, tmp_path, no_network)
     )
     second = run("train", "--base", BASE, "--data", "fact", "--name", "other", "--steps", "5")
     assert second.returncode == 1 and "already running" in second.stderr
+    # Overnight: the training process keeps the computer awake through logind while it runs.
+    [(inhibit, _fd)] = desktop_bus.inhibits
+    assert inhibit == ("sleep:idle", "Tailor", "Training the adapter “mascot”", "block")
+    assert desktop_bus.held() and read_json(folder / "state.json")["awake"] == "systemd-logind"
     pid = read_json(folder / "state.json")["pid"]
     os.kill(pid, signal.SIGKILL)
+    _wait(lambda: not desktop_bus.held(), 10, "a killed job's inhibit to end with it")
     _wait(lambda: f"{job_id:>4}" in run("jobs", "list").stdout, 5, "the job to be listed")
     _wait(lambda: "interrupted" in run("jobs", "list").stdout, 30, "the job to show as stopped")
     step_at_kill = read_json(folder / "state.json")["step"]
@@ -180,6 +185,9 @@ def test_train_kill_resume_and_chat_with_the_adapter(home, tmp_path, no_network)
     resumed = run("train", "--resume", "mascot")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "Adapter mascot is ready" in resumed.stdout
+    assert len(desktop_bus.inhibits) == 2 and not desktop_bus.held()  # released at the end
+    [*_, note] = desktop_bus.notifications
+    assert note[3] == "Training finished" and note[4].startswith("mascot: step 30/30, final loss")
     history = [json.loads(x) for x in (folder / "progress.jsonl").read_text().splitlines()]
     steps = [h["step"] for h in history if "loss" in h]
     # The resumed run continued from checkpoint 10, not from the start, on the same schedule.

@@ -80,7 +80,17 @@ def test_providers_are_recorded_without_any_place_for_a_key(tmp_path):
     never the key itself."""
     conn = database.connect(tmp_path / "t.db")
     columns = {r["name"] for r in conn.execute("PRAGMA table_info(providers)")}
-    assert columns == {"name", "base_url", "key_source", "context_size", "timeout_s", "created_at"}
+    assert columns == {
+        "name",
+        "base_url",
+        "key_source",
+        "context_size",
+        "timeout_s",
+        "created_at",
+        "concurrency",  # migration 9
+        "price_in",
+        "price_out",
+    }
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute(
             "INSERT INTO providers(name, base_url, key_source) VALUES ('p', 'u', 'plaintext')"
@@ -163,3 +173,98 @@ def test_an_older_workspace_keeps_its_rows_when_migrated(tmp_path):
         assert ws.get_setting("runtime") == {"threads": 2}
     finally:
         ws.close()
+
+
+def test_a_provider_added_before_migration_9_keeps_its_row_and_gets_run_settings(tmp_path):
+    """Migration 9 adds how runs use a provider to the rows already there."""
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    for number, _name, sql in database.migrations()[:8]:
+        for statement in database._statements(sql):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+    conn.execute(
+        "INSERT INTO providers(name, base_url, key_source, context_size, timeout_s) "
+        "VALUES ('corp', 'https://llm.example.com/v1', 'keyring', 32768, 30)"
+    )
+    conn.close()
+    conn = database.connect(tmp_path / "old.db")
+    row = dict(conn.execute("SELECT * FROM providers").fetchone())
+    assert row | {"created_at": None} == {
+        "name": "corp",
+        "base_url": "https://llm.example.com/v1",
+        "key_source": "keyring",
+        "context_size": 32768,
+        "timeout_s": 30.0,
+        "created_at": None,
+        "concurrency": 4,
+        "price_in": None,
+        "price_out": None,
+    }
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("UPDATE providers SET concurrency = 0")
+
+
+def test_a_first_version_workspace_with_real_rows_opens_with_everything_in_it(tmp_path):
+    """An upgrade over the oldest schema: the rows a version-1 Tailor wrote (an assistant with
+    two versions, examples, a conversation, a preference) are all there after every migration,
+    read through the engine as the window reads them."""
+    from engine.api import Engine
+
+    home = tmp_path / "old-workspace"
+    home.mkdir()
+    conn = sqlite3.connect(home / "tailor.db", isolation_level=None)
+    _number, _name, sql = database.migrations()[0]
+    for statement in database._statements(sql):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    v1 = '{"model": "smollm2-135m-instruct", "system_prompt": "Be brief.", "temperature": 0.2}'
+    v2 = (
+        '{"model": "smollm2-135m-instruct", "system_prompt": "Answer as Quillon support.", '
+        '"temperature": 0.2, "example_set": "Support", "few_shot_k": 2}'
+    )
+    conn.executescript(
+        f"""
+        INSERT INTO assistants(id, name) VALUES (7, 'Support bot');
+        INSERT INTO assistant_versions(assistant_id, version, config, note)
+            VALUES (7, 1, '{v1}', 'first'), (7, 2, '{v2}', 'examples');
+        INSERT INTO example_sets(id, name) VALUES (3, 'Support');
+        INSERT INTO examples(set_id, position, input, output)
+            VALUES (3, 0, 'Reset my password', 'Use Settings → Account → Reset.'),
+                   (3, 1, 'Where is the invoice?', 'Billing → Invoices, as a PDF.');
+        INSERT INTO conversations(id, assistant_id, title) VALUES (5, 7, 'Password help');
+        INSERT INTO messages(conversation_id, role, content, assistant_version)
+            VALUES (5, 'user', 'I forgot my password', NULL),
+                   (5, 'assistant', 'Use Settings → Account → Reset.', 2);
+        INSERT INTO settings(key, value) VALUES ('last_assistant', '"Support bot"');
+        """
+    )
+    conn.close()
+
+    engine = Engine(home)
+    try:
+        assert engine.services.workspace.db.execute("PRAGMA user_version").fetchone()[0] == len(
+            database.migrations()
+        )
+        history = engine.assistant_history("Support bot")
+        assert [(v.version, v.note) for v in history] == [(2, "examples"), (1, "first")]
+        current = engine.get_assistant("Support bot")
+        assert current.version == 2 and current.config.system_prompt == "Answer as Quillon support."
+        assert current.config.example_set == "Support" and current.config.few_shot_k == 2
+        assert [(e.input, e.output) for e in engine.get_example_set("Support")] == [
+            ("Reset my password", "Use Settings → Account → Reset."),
+            ("Where is the invoice?", "Billing → Invoices, as a PDF."),
+        ]
+        [conversation] = engine.list_conversations("Support bot")
+        assert conversation.title == "Password help"
+        messages = engine.conversation_messages(conversation.id)
+        assert [(m.role, m.content) for m in messages] == [
+            ("user", "I forgot my password"),
+            ("assistant", "Use Settings → Account → Reset."),
+        ]
+        assert engine.preference("last_assistant") == "Support bot"
+        # And the upgraded workspace takes new work as any other.
+        changed = current.config.model_copy(update={"temperature": 0.3})
+        engine.save_assistant("Support bot", changed, note="after the upgrade")
+        assert engine.get_assistant("Support bot").version == 3
+    finally:
+        engine.close()

@@ -60,6 +60,7 @@ class JobInfo:
     history: list[dict] = field(default_factory=list)
     too_long: int = 0  # examples left out: longer than the maximum sequence length
     resumable: bool = False  # stopped before the end, with a checkpoint to continue from
+    awake: str = ""  # while it runs: the service keeping the computer awake ("" if none)
 
     @property
     def last(self) -> dict:
@@ -416,4 +417,5 @@ class Jobs:
             too_long=read_json(folder / "job.json").get("too_long", 0),
             resumable=status in ("interrupted", "cancelled", "failed")
             and latest_checkpoint(folder) is not None,
+            awake=state.get("awake", "") if status in ("preparing", "running") else "",
         )

@@ -26,7 +26,7 @@ import time
 import traceback
 from pathlib import Path
 
-from engine import storage
+from engine import power, storage
 from engine.finetune.job_files import (
     latest_checkpoint,
     read_json,
@@ -82,6 +82,11 @@ def main(folder: Path, job_id: int) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     repair_progress(folder)  # a line the last run left half-written (disk full, killed)
+    # Overnight on a workstation: no sleep until the job ends (the lock ends with this process).
+    awake = power.keep_awake(f"Training the adapter “{job['adapter']}”")
+    state.update(awake=awake.how)
+    if not awake.how:
+        print(f"Could not keep the computer awake ({awake.why_not}).", flush=True)
     progress_file = (folder / "progress.jsonl").open("a", encoding="utf-8")
     try:
         result = train(folder, job, options, state, stop, progress_file)
@@ -110,7 +115,28 @@ def main(folder: Path, job_id: int) -> int:
         return 1
     finally:
         progress_file.close()
+        awake.release()
+        state.update(awake="")
+        tell_the_desktop(folder, job)
     return result
+
+
+def tell_the_desktop(folder: Path, job: dict) -> None:
+    """A desktop notification of how the job ended, with its final loss."""
+    state = read_json(folder / "state.json")
+    status = state.get("status", "")
+    title = {
+        "done": "Training finished",
+        "failed": "Training failed",
+        "cancelled": "Training stopped",
+    }.get(status, "Training ended")
+    losses = [h["loss"] for h in read_progress(folder) if "loss" in h]
+    body = f"{job['adapter']}: step {state.get('step', 0)}/{state.get('total_steps', 0)}"
+    if losses:
+        body += f", final loss {losses[-1]:.3f}"
+    if status != "done" and state.get("message"):
+        body += f". {state['message']}"
+    power.notify(title, body)
 
 
 def _oom_advice() -> str:
