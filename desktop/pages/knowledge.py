@@ -98,8 +98,8 @@ class KnowledgePage(RungPage):
         b.addWidget(self.summary)
         self.drop_hint = QLabel(
             "Drop a folder (or files) here to build a knowledge base.\n"
-            "Text, Markdown, HTML, PDF, Word, CSV, JSON and source code are indexed; "
-            "the folder is followed while Tailor runs."
+            "Documents, slides, spreadsheets, e-mail, e-books, code and any other text are "
+            "indexed, scans and images by OCR;\nthe folder is followed while Tailor runs."
         )
         self.drop_hint.setObjectName("dropZone")
         self.drop_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -145,6 +145,7 @@ class KnowledgePage(RungPage):
         self.ocr_pages.setRange(0, 10_000)
         self.ocr_pages.setSuffix(" pages per file")
         self.ocr_pages.setSpecialValueText("off")
+        self.ocr_pages.setMaximumWidth(220)
         self.ocr_pages.setToolTip(
             "Scanned pages and images are read by OCR on this computer, a few seconds a page. "
             "Applies to files indexed from now on."
