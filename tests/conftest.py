@@ -9,6 +9,7 @@ import socket
 import pytest
 
 from tests.desktop_bus import desktop_bus  # noqa: F401  (a fixture: a private D-Bus)
+from tests.keyrings import memory_keyring, no_keyring  # noqa: F401  (fixtures)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"

@@ -15,11 +15,9 @@ from desktop.pages.provider_dialog import ProviderDialog
 from engine.types import Example
 from tests import test_providers as providers
 
-# The loopback server, keyrings and helper of tests/test_providers.py, shared.
+# The loopback server and helper of tests/test_providers.py, shared.
 server = providers.server
 loopback = providers.loopback
-memory_keyring = providers.memory_keyring
-no_keyring = providers.no_keyring
 remote_assistant = providers.remote_assistant
 
 

@@ -16,12 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import keyring
 import numpy as np
 import openai
 import pytest
-from keyring.backend import KeyringBackend
-from keyring.backends import fail
 
 from engine.api import DEFAULT_ASSISTANT, run
 from engine.server import ENV_VAR, SERVICE, USERNAME, KeyUnavailable, Server
@@ -29,42 +26,6 @@ from engine.server import ENV_VAR, SERVICE, USERNAME, KeyUnavailable, Server
 MODEL = "smollm2-135m-instruct"
 TAILOR = str(Path(sys.executable).parent / "tailor")
 ASK = [{"role": "user", "content": "Name three colours."}]
-
-
-class MemoryKeyring(KeyringBackend):
-    """An OS keyring that lives in this process."""
-
-    priority = 1
-
-    def __init__(self):
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.items.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.items[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.items.pop((service, username), None)
-
-
-@pytest.fixture
-def no_keyring():
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    yield
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture
@@ -248,10 +209,10 @@ def test_beyond_loopback_the_key_lives_in_the_os_keyring(engine, home, memory_ke
     monkeypatch.delenv(ENV_VAR, raising=False)
     server = Server(engine, host="0.0.0.0", port=0)
     try:
-        key = memory_keyring.items[(SERVICE, USERNAME)]
+        key = memory_keyring.passwords[(SERVICE, USERNAME)]
         assert server.keyed and len(key) >= 32
         assert Server(engine, host="0.0.0.0", port=0).keyed  # the same key, made once
-        assert list(memory_keyring.items.values()) == [key]
+        assert list(memory_keyring.passwords.values()) == [key]
     finally:
         server.socket.close()
     for path in home.rglob("*"):
