@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None, files: list | None = None) -> int:
     from desktop.single import Listener, hand_over
 
     files = list(files or [])
+    # macOS: files opened from Finder (only there: a filter on the application sees every event).
+    finder = finder_files(app, files.append) if sys.platform == "darwin" else None
     try:
         engine = Engine()
         try:
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None, files: list | None = None) -> int:
 
     window = MainWindow(engine)
     listener = Listener(engine.home, window.open_paths, window)  # later starts hand over here
+    if finder is not None:
+        finder.on_open = lambda path: window.open_paths([path])
     window.show()
     if files:
         QTimer.singleShot(0, lambda: window.open_paths(files))
@@ -64,6 +68,32 @@ def main(argv: list[str] | None = None, files: list | None = None) -> int:
     listener.close()
     engine.close()
     return code
+
+
+def finder_files(app, on_open):
+    """Files given to the app by macOS: Finder's "Open with Tailor", a double-click on a .gguf
+    (Tailor.app declares the type), a file dropped on the Dock icon. macOS sends them as Apple
+    Events, not arguments, and to the running app rather than to a second start; Qt turns them
+    into ``QFileOpenEvent``. ``on_open(path)`` takes each (replace it once the window is there).
+    Other systems never send the event."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class _FinderFiles(QObject):
+        def __init__(self, parent, on_open):
+            super().__init__(parent)
+            self.on_open = on_open
+
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.FileOpen and event.file():
+                from pathlib import Path
+
+                self.on_open(Path(event.file()))
+                return True
+            return False
+
+    finder = _FinderFiles(app, on_open)
+    app.installEventFilter(finder)
+    return finder
 
 
 def _report_startup(app, window) -> None:

@@ -9,6 +9,10 @@ from pathlib import Path
 
 
 def main() -> None:
+    from engine.runtime import run_worker
+
+    if run_worker(sys.argv):  # the installed app starting one of its own workers
+        return
     args = sys.argv[1:]
     if all(_is_path(a) for a in args):
         from desktop.app import main as app_main

@@ -22,6 +22,7 @@ from engine.assistants import AssistantConfig
 from engine.events import CancelToken, Loading, Outcome, Progress, Reply, TokenEvent, run
 from engine.models.runtime import gpu_offload_available
 from engine.operations.assistants import AssistantsOperations
+from engine.operations.components import ComponentsOperations
 from engine.operations.evaluation import EvaluationOperations
 from engine.operations.examples import ExamplesOperations
 from engine.operations.knowledge import KnowledgeOperations
@@ -58,6 +59,7 @@ class Engine(
     TrainingOperations,
     RaftOperations,
     ServingOperations,
+    ComponentsOperations,
 ):
     """Everything Tailor can do, headless."""
 

@@ -7,6 +7,7 @@ plugin framework), so nothing is downloaded and start-up stays light.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 from engine.errors import TailorError
@@ -16,6 +17,10 @@ DEFAULT_EMBEDDER_NAME = "all-MiniLM-L6-v2"
 
 
 def _package_dir(package: str) -> Path:
+    # The installed app carries the packages' files (not their code) in its own folder.
+    frozen = Path(getattr(sys, "_MEIPASS", "")) / package if hasattr(sys, "_MEIPASS") else None
+    if frozen is not None and frozen.is_dir():
+        return frozen
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise TailorError(

@@ -38,6 +38,10 @@ class InvalidData(TailorError):
         )
 
 
+class ComponentMissing(TailorError):
+    """What was asked for needs an optional component that is not installed (training)."""
+
+
 class Cancelled(TailorError):
     """The person stopped the operation: a normal ending, not a failure."""
 

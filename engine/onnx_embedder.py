@@ -5,9 +5,10 @@ Export (needs torch, once): the folder's transformer is traced with ``torch.onnx
 model, used for texts of up to :data:`SHORT_TOKENS` tokens), its MatMul weights quantised to int8
 per channel with ``onnxruntime.quantization.quantize_dynamic`` (used for the rest), both files
 kept in a cache next to the virtual environment (``<venv>/tailor-cache/embedders``, or
-``~/.cache/tailor/embedders`` when the environment is read-only; ``TAILOR_EMBEDDER_CACHE``
-overrides both). ``installers/bootstrap.sh`` runs ``python -m engine.onnx_embedder`` so the
-bundled embedder is exported at set-up; a folder without an export is exported on first use.
+``~/.cache/tailor/embedders`` when the environment is read-only, the system's cache folder on
+macOS and Windows; ``TAILOR_EMBEDDER_CACHE`` overrides both). ``installers/bootstrap.sh`` runs
+``python -m engine.onnx_embedder`` so the bundled embedder is exported at set-up; a folder
+without an export is exported on first use.
 
 Inference needs only ``onnxruntime``, ``tokenizers`` and numpy: the folder's own
 ``tokenizer.json`` (truncated at its ``max_seq_length``, stripped and lower-cased as
@@ -47,6 +48,8 @@ KEEP_FLOAT = re.compile(r"layer\.[01]/output/dense/")
 # words came out at cosine 0.97-0.98 whatever was kept in float. Short texts are questions,
 # mostly, and cost little either way; this keeps them exact.
 SHORT_TOKENS = 32
+# The key of the bundled embedder's export inside the installed app (see Layout.key).
+BUNDLED_KEY = "bundled"
 
 
 def available() -> bool:
@@ -86,7 +89,12 @@ class Layout:
             raise ValueError("no tokenizer.json")
 
     def key(self) -> str:
-        """Names this folder's weights as they are now, with the export's settings."""
+        """Names this folder's weights as they are now, with the export's settings. Inside the
+        installed app the bundled folder never changes, and its export ships with it, made at
+        package time: its key is :data:`BUNDLED_KEY` (and its weights need not ship)."""
+        bundle = getattr(sys, "_MEIPASS", None)
+        if bundle and Path(bundle).resolve() in self.folder.resolve().parents:
+            return BUNDLED_KEY
         h = hashlib.sha256(f"{EXPORT_VERSION}\0{self.folder.resolve()}\0{_flavour()}".encode())
         for f in sorted(self.transformer.iterdir()):
             if f.is_file() and f.suffix in (".safetensors", ".bin", ".json", ".txt"):
@@ -97,7 +105,10 @@ class Layout:
 
 def _flavour() -> str:
     """int8 with 8-bit weights where the CPU has VNNI; 7-bit ("reduce range") elsewhere, where
-    AVX2/AVX-512 integer products without VNNI could saturate (ONNX Runtime's advice)."""
+    AVX2/AVX-512 integer products without VNNI could saturate (ONNX Runtime's advice). The
+    package build makes the 7-bit one, which every CPU runs (``TAILOR_EMBEDDER_FLAVOUR``)."""
+    if os.environ.get("TAILOR_EMBEDDER_FLAVOUR") in ("int8", "int8r"):
+        return os.environ["TAILOR_EMBEDDER_FLAVOUR"]
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -110,10 +121,17 @@ def cache_dirs() -> list[Path]:
     new exports)."""
     if os.environ.get("TAILOR_EMBEDDER_CACHE"):
         return [Path(os.environ["TAILOR_EMBEDDER_CACHE"])]
-    return [
-        Path(sys.prefix) / "tailor-cache" / "embedders",
-        Path.home() / ".cache" / "tailor" / "embedders",
-    ]
+    return [Path(sys.prefix) / "tailor-cache" / "embedders", _user_cache() / "embedders"]
+
+
+def _user_cache() -> Path:
+    """~/.cache/tailor on Linux; the system's own cache folder elsewhere (platformdirs:
+    ~/Library/Caches/Tailor, %LOCALAPPDATA%\\Tailor\\Cache)."""
+    if sys.platform.startswith("linux"):
+        return Path.home() / ".cache" / "tailor"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("Tailor", appauthor=False))
 
 
 def float_file(model_file: Path) -> Path:
@@ -298,12 +316,22 @@ class OnnxEncoder:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m engine.onnx_embedder [FOLDER NAME]``: export the bundled embedder (or the
-    sentence-transformers folder given) if it has no export yet; prints where it is."""
+    sentence-transformers folder given) if it has no export yet; prints where it is.
+    ``--bundle DIR``: export the bundled embedder into DIR for the installed app (7-bit int8,
+    named by :data:`BUNDLED_KEY`)."""
     args = sys.argv[1:] if argv is None else argv
     if not available():
         print("onnxruntime is not installed; the embedder runs on sentence-transformers")
         return 0
     from engine import bundled
+
+    if args[:1] == ["--bundle"]:
+        os.environ["TAILOR_EMBEDDER_FLAVOUR"] = "int8r"
+        target = Path(args[1]) / f"{_safe(bundled.DEFAULT_EMBEDDER_NAME)}-{BUNDLED_KEY}.onnx"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        export(Layout(bundled.default_embedder_path()), target)
+        print(target)
+        return 0
 
     folder = Path(args[0]) if args else bundled.default_embedder_path()
     name = args[1] if len(args) > 1 else bundled.DEFAULT_EMBEDDER_NAME

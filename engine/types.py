@@ -36,12 +36,14 @@ from engine.evaluation.sets import Case, SetVersion, write_file as write_cases_f
 from engine.synthetic import Draft, Drafts
 
 # -- training ----------------------------------------------------------------------------------
+from engine.components import ComponentStatus
 from engine.finetune.adapters import Adapter
 from engine.finetune.datasets import LengthStats, fitting_seq_length, length_stats
 from engine.finetune.hardware import HardwareCheck
 from engine.finetune.jobs import JobInfo, TrainingProgress
 from engine.finetune.options import PRESETS, TrainOptions
 from engine.finetune.options import validate_options as validate_train_options
+from engine.finetune.scoring import AdapterScore
 
 # -- RAFT --------------------------------------------------------------------------------------
 from engine.raft.builds import BuildInfo, DraftingDetail
@@ -104,6 +106,8 @@ __all__ = [
     # training
     "PRESETS",
     "Adapter",
+    "AdapterScore",
+    "ComponentStatus",
     "HardwareCheck",
     "JobInfo",
     "LengthStats",

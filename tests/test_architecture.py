@@ -34,7 +34,8 @@ FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "shiboken6", "desktop")
 FRONT_ENDS = ("desktop", "engine.cli", "engine.server")
 # A front end may start another one, and nothing else of it: the `tailor` command chooses the
 # window or the command line; the window and `tailor serve` host the server.
-STARTS = {"desktop.launcher": ("engine.cli",), "desktop": ("engine.server",)}
+# The `tailor` command also starts the installed app's own workers (engine.runtime).
+STARTS = {"desktop.launcher": ("engine.cli", "engine.runtime"), "desktop": ("engine.server",)}
 STARTS |= {"engine.cli": ("engine.server",)}
 # What a front end may import from the engine: the operations, events, records and errors.
 PUBLIC = ("engine.api", "engine.events", "engine.types", "engine.errors")

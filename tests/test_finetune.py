@@ -144,6 +144,10 @@ def test_train_kill_resume_and_chat_with_the_adapter(home, tmp_path, no_network,
         "".join(json.dumps({"instruction": q, "output": FACT}) + "\n" for q in ASKS * 2)
     )
     run = lambda *a: subprocess.run([TAILOR, *a], capture_output=True, text=True)  # noqa: E731
+    # An evaluation set attached to the job: scored before and after training when it ends.
+    cases = tmp_path / "mascot-qa.jsonl"
+    cases.write_text("".join(json.dumps({"input": q, "answer": FACT}) + "\n" for q in ASKS[:2]))
+    assert run("eval", "import", "mascot-qa", str(cases)).returncode == 0
     started = run(
         "train",
         "--base",
@@ -158,6 +162,8 @@ def test_train_kill_resume_and_chat_with_the_adapter(home, tmp_path, no_network,
         "1e-3",
         "--save-every",
         "10",
+        "--eval-set",
+        "mascot-qa",
         "--detach",
     )
     assert started.returncode == 0, started.stderr
@@ -188,6 +194,12 @@ def test_train_kill_resume_and_chat_with_the_adapter(home, tmp_path, no_network,
     assert len(desktop_bus.inhibits) == 2 and not desktop_bus.held()  # released at the end
     [*_, note] = desktop_bus.notifications
     assert note[3] == "Training finished" and note[4].startswith("mascot: step 30/30, final loss")
+    score = read_json(folder / "score.json")
+    assert score["status"] == "done" and score["metric"] == "f1", score
+    before_after = f"F1 {score['before']:.2f} → {score['after']:.2f} on mascot-qa"
+    assert note[4].endswith(f" · {before_after}") and score["after"] > score["before"] + 0.3
+    assert f"Evaluation: {before_after}" in resumed.stderr
+    assert before_after in run("jobs", "list").stdout
     history = [json.loads(x) for x in (folder / "progress.jsonl").read_text().splitlines()]
     steps = [h["step"] for h in history if "loss" in h]
     # The resumed run continued from checkpoint 10, not from the start, on the same schedule.
@@ -212,6 +224,12 @@ def test_train_kill_resume_and_chat_with_the_adapter(home, tmp_path, no_network,
         )
         assert "Pemberton" in tuned and "heron" in tuned
         assert "Pemberton" not in base
+        job = engine.get_training_job(job_id)
+        assert (job.score.before, job.score.after) == (score["before"], score["after"])
+        board = engine.scoreboard(job.score.run_id)  # every answer kept, as any run's
+        labels = [f"{BASE} · before training", "mascot · after training"]
+        assert [r["label"] for r in board] == labels
+        assert [r["n"] for r in board] == [2, 2]
         # Level 4 assistant; an adapter never goes onto another base model.
         v = engine.services.assistants.edit(DEFAULT_ASSISTANT, adapter="mascot")
         assert v.level == 4

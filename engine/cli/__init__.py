@@ -11,6 +11,7 @@ import click
 
 from engine.cli import (
     assistants,
+    components,
     evaluate,
     knowledge,
     models,
@@ -19,7 +20,7 @@ from engine.cli import (
     serve,
     training,
 )
-from engine.errors import TailorError
+from engine.errors import ComponentMissing, TailorError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,6 +47,7 @@ for command in (
     models.settings,
     raft.raft,
     serve.serve,
+    components.components,
 ):
     cli.add_command(command)
 
@@ -61,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except TailorError as exc:
+        if isinstance(exc, ComponentMissing):
+            exc.add_note("Install it with: tailor components install training")
         # Notes are the command line's own advice (what to type), added by the commands.
         click.echo(" ".join(["tailor:", str(exc), *getattr(exc, "__notes__", ())]), err=True)
         return 1

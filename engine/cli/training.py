@@ -105,6 +105,10 @@ def _show(printer: Printer, event: Progress) -> None:
 def _follow(engine, job_id: int) -> int:
     """Print a job's progress on stderr until it ends; return the exit status."""
     job = follow(engine.follow_training(job_id), show=_show)
+    if job.score is not None and job.score.status != "waiting":
+        click.echo(f"Evaluation: {job.score.summary()}", err=True)
+        if job.score.run_id is not None:
+            click.echo(f"Every answer: tailor eval show {job.score.run_id}", err=True)
     if job.status == "done":
         click.echo(
             f"Adapter {job.adapter} is ready. Chat with it: tailor chat --adapter "
@@ -123,10 +127,14 @@ def _follow(engine, job_id: int) -> int:
 @click.option("--resume", "resume", help="Resume the named adapter's interrupted job.")
 @click.option("--detach", is_flag=True, help="Start it and return; follow with tailor jobs.")
 @click.option("--force", is_flag=True, help="Start even if the memory check says it won't fit.")
+@click.option(
+    "--eval-set",
+    help="Score this evaluation set on the base model and on the adapter when training ends.",
+)
 @_train_options
 @click.pass_context
 def train(
-    ctx, base_model, dataset, adapter, resume, detach, force, preset, all_turns, **options
+    ctx, base_model, dataset, adapter, resume, detach, force, eval_set, preset, all_turns, **options
 ) -> None:
     """Train a LoRA adapter on a base model you have as GGUF; progress on stderr.
 
@@ -152,7 +160,9 @@ def train(
         check = engine.check_training(base_model, opts)
         click.echo(f"{check.summary()}. {check.advice}".strip(), err=True)
         with advice(AlreadyExists, f"To resume it: tailor train --resume {shlex.quote(adapter)}"):
-            job = engine.start_training(adapter, base_model, dataset, opts, force=force)
+            job = engine.start_training(
+                adapter, base_model, dataset, opts, force=force, eval_set=eval_set
+            )
         click.echo(
             f"Started job {job.id}: {adapter} on {base_model} with {dataset} "
             f"(log: {job.folder / 'train.log'}).",

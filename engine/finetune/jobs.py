@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import storage
-from engine.errors import AlreadyExists, NotFound, TailorError
+from engine.errors import AlreadyExists, ComponentMissing, NotFound, TailorError
 from engine.events import Progress
 from engine.finetune import datasets as ds
 from engine.finetune.adapters import Adapters
@@ -37,8 +37,10 @@ from engine.finetune.datasets import Datasets
 from engine.finetune.hardware import HardwareCheck, hardware_check
 from engine.finetune.job_files import latest_checkpoint, read_json, read_progress, write_json
 from engine.finetune.options import TrainOptions
+from engine.finetune.scoring import AdapterScore, read_score
 from engine.models.library import ModelLibrary
 from engine.models.runtime import CancelToken
+from engine.runtime import module_command
 from engine.workspace import Workspace
 
 FINISHED = ("done", "failed", "cancelled")
@@ -61,6 +63,7 @@ class JobInfo:
     too_long: int = 0  # examples left out: longer than the maximum sequence length
     resumable: bool = False  # stopped before the end, with a checkpoint to continue from
     awake: str = ""  # while it runs: the service keeping the computer awake ("" if none)
+    score: AdapterScore | None = None  # the attached evaluation set's before/after score
 
     @property
     def last(self) -> dict:
@@ -87,6 +90,9 @@ class JobInfo:
             text += f" · {last['tokens_per_s']:.0f} tokens/s"
         if self.status == "running" and last.get("eta_s") is not None:
             text += f" · ETA {_duration(last['eta_s'])}"
+        score = self.score.status if self.score else "waiting"
+        if score != "waiting" and (score != "scoring" or self.status == "running"):
+            text += f" · {self.score.summary()}"
         if self.message and self.status != "running":
             text += f" — {self.message}"
         if self.too_long:
@@ -183,9 +189,12 @@ class Jobs:
         dataset: str,
         options: TrainOptions | None = None,
         force: bool = False,
+        eval_set: tuple[str, int] | None = None,
     ) -> JobInfo:
-        """Check everything that can be checked now, then start the training process."""
+        """Check everything that can be checked now, then start the training process.
+        ``eval_set`` (name, version): scored before and after training when it ends."""
         options = options or TrainOptions()
+        _need_training_component()
         adapter = storage.check_name(adapter, "An adapter")
         if self._row_by_adapter(adapter, missing_ok=True) or adapter in self._adapters.names():
             raise AlreadyExists(
@@ -246,6 +255,8 @@ class Jobs:
                     "home": str(self.ws.home),
                     # An adapter trained on retrieval-style data is served with its documents.
                     "kind": "raft" if self._datasets.kind(dataset) == "raft" else "lora",
+                    "eval_set": eval_set[0] if eval_set else None,
+                    "eval_set_version": eval_set[1] if eval_set else None,
                 },
             )
             write_json(folder / "state.json", {"status": "queued", "step": 0, "total_steps": 0})
@@ -268,6 +279,7 @@ class Jobs:
             raise TailorError(f"'{job.adapter}' is already running (step {job.step}).")
         if job.status == "done":
             raise TailorError(f"'{job.adapter}' has finished; there is nothing to resume.")
+        _need_training_component()
         self._refuse_if_busy()
         (job.folder / "cancel").unlink(missing_ok=True)
         self._spawn(job.folder, job.id)
@@ -279,7 +291,8 @@ class Jobs:
         if job.status not in ("running", "preparing", "queued"):
             raise TailorError(f"Job {job_id} is not running ({job.status}).")
         (job.folder / "cancel").write_text("cancel requested\n")
-        if job.pid and pid_alive(job.pid):
+        # On Windows os.kill is TerminateProcess, no clean stop: the worker sees the file.
+        if job.pid and pid_alive(job.pid) and sys.platform != "win32":
             os.kill(job.pid, signal.SIGTERM)  # the worker turns this into a clean stop
         return job
 
@@ -299,11 +312,15 @@ class Jobs:
         )
         with (folder / "train.log").open("ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "engine.finetune.worker", str(folder), str(job_id)],
+                module_command("engine.finetune.worker", str(folder), str(job_id)),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # survives the window (and its terminal) closing
+                # The same on Windows (where start_new_session does nothing): no console, so
+                # closing the terminal of tailor-cli does not end it. 0 elsewhere.
+                creationflags=getattr(subprocess, "DETACHED_PROCESS", 0)
+                | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
                 env=env,
                 cwd=str(Path(__file__).resolve().parents[2]),
             )
@@ -401,6 +418,7 @@ class Jobs:
                 "The training process stopped unexpectedly (closed, killed or the "
                 "machine restarted). Resume continues from the last checkpoint."
             )
+        job = read_json(folder / "job.json")
         return JobInfo(
             id=row["id"],
             adapter=row["adapter"],
@@ -414,8 +432,24 @@ class Jobs:
             pid=state.get("pid"),
             created_at=row["created_at"],
             history=history,
-            too_long=read_json(folder / "job.json").get("too_long", 0),
+            too_long=job.get("too_long", 0),
             resumable=status in ("interrupted", "cancelled", "failed")
-            and latest_checkpoint(folder) is not None,
+            # (an adapter saved, its scoring cut short, is resumed too: only the scoring runs)
+            and (latest_checkpoint(folder) is not None or (folder / "result.json").exists()),
             awake=state.get("awake", "") if status in ("preparing", "running") else "",
+            score=read_score(folder, job),
+        )
+
+
+def _need_training_component() -> None:
+    """Training runs on the training component (torch, Unsloth): the installed app adds it when
+    first asked for; a checkout's set-up has it built in."""
+    from engine import components
+
+    status = components.status("training")
+    if not status.ready:
+        raise ComponentMissing(
+            "Fine-tuning needs the training component (PyTorch and Unsloth), which is not "
+            + ("installed completely yet" if status.state == "partial" else "installed")
+            + ". Install it first (Fine-tune page: Install)."
         )

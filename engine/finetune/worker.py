@@ -11,12 +11,18 @@ registers the adapter. Steps:
    complete checkpoint with the same schedule; SIGTERM or a ``cancel`` file stops it cleanly after
    a checkpoint;
 4. the PEFT adapter is saved and written as a GGUF LoRA that llama.cpp applies to the original
-   quantised model.
+   quantised model;
+5. with an evaluation set attached, the set is answered by the base model and by the new
+   adapter (:mod:`engine.finetune.scoring`); the job is done after that, whatever its outcome.
+
+The computer is kept awake throughout, and a desktop notification tells how the job ended, with
+its final loss and the before/after score.
 """
 
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import os
 import shutil
@@ -35,6 +41,8 @@ from engine.finetune.job_files import (
     write_json,
 )
 from engine.finetune.options import TrainOptions
+from engine.finetune.scoring import AdapterScore, read_score, system_prompt_of, write_score
+from engine.models.runtime import CancelToken
 
 
 class State:
@@ -89,7 +97,15 @@ def main(folder: Path, job_id: int) -> int:
         print(f"Could not keep the computer awake ({awake.why_not}).", flush=True)
     progress_file = (folder / "progress.jsonl").open("a", encoding="utf-8")
     try:
-        result = train(folder, job, options, state, stop, progress_file)
+        if adapter_saved(folder, job):  # stopped while scoring it: only the scoring is left
+            result = 0
+        else:
+            result = train(folder, job, options, state, stop, progress_file)
+        if result == 0 and state.data.get("status") != "cancelled":
+            score(folder, job, state, stop)
+            state.update(
+                status="done", message=f"Trained {state.data.get('step', 0)} steps; adapter saved."
+            )
     except OSError as exc:
         remove_incomplete_checkpoints(folder)
         traceback.print_exc()
@@ -121,8 +137,80 @@ def main(folder: Path, job_id: int) -> int:
     return result
 
 
+def adapter_saved(folder: Path, job: dict) -> bool:
+    """Whether this job's adapter is saved and registered already."""
+    if not (folder / "result.json").exists():
+        return False
+    from engine.finetune.adapters import Adapters
+    from engine.workspace import Workspace
+
+    ws = Workspace(Path(job["home"]))
+    try:
+        return job["adapter"] in Adapters(ws).names()
+    finally:
+        ws.close()
+
+
+class StopToken(CancelToken):
+    """Set by the job's stop (SIGTERM, or the ``cancel`` file the window and the command line
+    write)."""
+
+    def __init__(self, folder: Path, stop: dict):
+        super().__init__()
+        self._folder, self._stop = folder, stop
+
+    @property
+    def cancelled(self) -> bool:
+        if not self._stop["requested"] and (self._folder / "cancel").exists():
+            self._stop["requested"] = True
+        return self._stop["requested"] or super().cancelled
+
+
+def score(folder: Path, job: dict, state: State, stop: dict) -> None:
+    """Score the saved adapter, and its base model, on the job's evaluation set if it has one.
+    Whatever happens is recorded in the job's score; it never fails the job."""
+    if not job.get("eval_set"):
+        return
+    name = job["eval_set"]
+    write_score(folder, AdapterScore(name, "scoring"))
+    state.update(status="running", message=f"Scoring the adapter on “{name}”…")
+    _free_training_memory()
+
+    def shown(event) -> None:
+        if getattr(event, "total", None):
+            state.update(
+                message=f"Scoring the adapter on “{name}”: {event.done}/{event.total} answers"
+            )
+
+    try:
+        from engine.operations.training import score_trained_adapter
+
+        result = score_trained_adapter(
+            Path(job["home"]),
+            job,
+            system_prompt_of(folder / "train.jsonl"),
+            StopToken(folder, stop),
+            shown,
+        )
+    except Exception as exc:  # the workspace could not be opened, …: the adapter is kept
+        traceback.print_exc()
+        result = AdapterScore(name, "failed", message=str(exc) or type(exc).__name__)
+    write_score(folder, result)
+    print(f"Evaluation: {result.summary()}", flush=True)
+
+
+def _free_training_memory() -> None:
+    """The trained model is gone with :func:`train`'s frame: give its GPU memory back before
+    llama.cpp loads the model to answer."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def tell_the_desktop(folder: Path, job: dict) -> None:
-    """A desktop notification of how the job ended, with its final loss."""
+    """A desktop notification of how the job ended, with its final loss and, if a set is
+    attached, the score before and after training (or why there is none)."""
     state = read_json(folder / "state.json")
     status = state.get("status", "")
     title = {
@@ -134,6 +222,9 @@ def tell_the_desktop(folder: Path, job: dict) -> None:
     body = f"{job['adapter']}: step {state.get('step', 0)}/{state.get('total_steps', 0)}"
     if losses:
         body += f", final loss {losses[-1]:.3f}"
+    scored = read_score(folder, job)
+    if status == "done" and scored is not None:
+        body += f" · {scored.summary()}"
     if status != "done" and state.get("message"):
         body += f". {state['message']}"
     power.notify(title, body)
@@ -300,8 +391,8 @@ def train(folder: Path, job: dict, options: TrainOptions, state: State, stop, pr
     except TailorError as exc:
         state.update(status="failed", message=str(exc))
         return 1
-    state.update(status="done", message=f"Trained {output.global_step} steps; adapter saved.")
-    return 0
+    state.update(step=output.global_step, message="Adapter saved.")
+    return 0  # done once the adapter is scored (main)
 
 
 def register_adapter(folder: Path, job: dict, results: dict, job_id: int | None) -> None:

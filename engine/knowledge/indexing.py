@@ -129,8 +129,10 @@ def _parse_tries(row, st: os.stat_result) -> int:
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     # Opened without blocking: a path replaced by a named pipe after the walk must not hang the
-    # run (opening a pipe for reading waits for a writer).
-    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+    # run (opening a pipe for reading waits for a writer). Windows has neither the flag nor
+    # such pipes, and needs O_BINARY.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    with open(os.open(path, flags), "rb") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
             raise parsing.Skip("not a regular file (a pipe or a device)")
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -31,16 +31,23 @@ subverted by a malicious file must not be able to run code in the app by what it
 
 Run as ``python -m engine.knowledge.parse_worker MEMORY_BYTES OCR_BYTES`` it is the worker
 itself.
+
+Other systems: on macOS the limits hold except the address space (its kernel does not enforce
+``RLIMIT_AS``) and there are no capabilities to drop. Windows has no ``resource`` limits (a Job
+Object would be the way) and cannot ``select`` on a pipe: there the worker runs with the
+parent's wall-clock limit only, and a thread reads its replies (:data:`SELECT_ON_PIPES`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -48,6 +55,7 @@ from typing import TYPE_CHECKING
 
 from engine.knowledge import parsing
 from engine.knowledge.formats import ocr
+from engine.runtime import module_command
 
 if TYPE_CHECKING:
     from engine.models.runtime import CancelToken
@@ -68,6 +76,9 @@ SECONDS_PER_MB = 6.0
 OCR_SECONDS_PER_PAGE = 60.0
 # How often a waiting parent looks at the cancel token.
 POLL_SECONDS = 0.1
+# Whether the parent waits for replies with select(); Windows cannot on a pipe, and a thread
+# reads them instead.
+SELECT_ON_PIPES = sys.platform != "win32"
 
 
 class ParseFailed(Exception):
@@ -101,6 +112,7 @@ class ParserProcess:
         self.ocr_max_pages = ocr_max_pages
         self.ocr_memory = ocr_memory
         self._proc: subprocess.Popen | None = None
+        self._replies: queue.Queue | None = None  # the reading thread's, without select()
         self._ocr_now = False  # the file being read has pages in OCR (and OCR's memory)
 
     def __enter__(self) -> ParserProcess:
@@ -191,7 +203,7 @@ class ParserProcess:
                 # own, and ONNX Runtime's threads would spend the memory limit on reservations.
                 env["MALLOC_ARENA_MAX"] = "2"
                 self._proc = subprocess.Popen(
-                    [sys.executable, "-m", __name__, str(self.memory_limit), str(self.ocr_memory)],
+                    module_command(__name__, str(self.memory_limit), str(self.ocr_memory)),
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,  # pdfium's warnings are not the user's concern
@@ -199,6 +211,11 @@ class ParserProcess:
                 )
             except OSError as exc:
                 raise ParseFailed(f"the parser process could not start ({exc})") from None
+            if not SELECT_ON_PIPES:
+                self._replies = queue.Queue()
+                threading.Thread(
+                    target=_read_all, args=(self._proc.stdout, self._replies), daemon=True
+                ).start()
         return self._proc
 
     def _stop(self) -> int:
@@ -230,10 +247,16 @@ class ParserProcess:
             if left <= 0:
                 self._stop()
                 raise ParseFailed(f"took longer than {limit:.0f} s to read; stopped")
-            ready, _, _ = select.select([fd], [], [], min(left, POLL_SECONDS))
-            if not ready:
-                continue
-            data = os.read(fd, 1 << 20)
+            if self._replies is not None:
+                try:
+                    data = self._replies.get(timeout=min(left, POLL_SECONDS))
+                except queue.Empty:
+                    continue
+            else:
+                ready, _, _ = select.select([fd], [], [], min(left, POLL_SECONDS))
+                if not ready:
+                    continue
+                data = os.read(fd, 1 << 20)
             if not data:
                 raise ParseFailed(self._death_reason(self._stop(), limit))
             buffer += data
@@ -244,7 +267,8 @@ class ParserProcess:
     def _death_reason(self, code: int, limit: float) -> str:
         memory = self.memory_limit + (self.ocr_memory if self._ocr_now else 0)
         memory = f"{memory / 1024**3:g} GB"
-        if code == -signal.SIGXCPU:
+        xcpu = getattr(signal, "SIGXCPU", None)  # not on Windows
+        if xcpu is not None and code == -xcpu:
             return f"used more than {limit:.0f} s of processor time; stopped"
         if code < 0:
             name = signal.Signals(-code).name if -code in signal.valid_signals() else -code
@@ -253,6 +277,16 @@ class ParserProcess:
                 f"than {memory} of memory"
             )
         return f"stopped the parser (exit code {code})"
+
+
+def _read_all(stream, replies: queue.Queue) -> None:
+    """Hand what the worker writes to ``replies`` as it comes, then b"" at its end."""
+    try:
+        while data := stream.read1(1 << 20):
+            replies.put(data)
+    except (OSError, ValueError):  # closed under it by a stop
+        pass
+    replies.put(b"")
 
 
 # -- the worker -------------------------------------------------------------------------------
@@ -277,7 +311,10 @@ def _reply(
 
 
 def _drop_privileges() -> None:
-    """Give up every capability (root's included) and the means to gain one back."""
+    """Give up every capability (root's included) and the means to gain one back (Linux's;
+    other systems have neither prctl nor capabilities)."""
+    if not sys.platform.startswith("linux"):
+        return
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -292,22 +329,38 @@ def _drop_privileges() -> None:
 
 def main(argv: list[str]) -> None:
     import gc
-    import resource
+
+    try:
+        import resource
+    except ImportError:  # Windows: the parent's wall-clock limit only (see the module's text)
+        resource = None
 
     memory_limit = int(argv[0])
     ocr_memory = int(argv[1]) if len(argv) > 1 else 0
+
+    def limit_memory(soft: int, hard: int) -> None:
+        # macOS neither enforces RLIMIT_AS nor lets it be lowered (ValueError): Linux's only.
+        if resource is not None and sys.platform.startswith("linux"):
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
     _drop_privileges()
     # The hard limit holds OCR too; parsers run under the soft one (see the module's text).
-    resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit + ocr_memory))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    limit_memory(memory_limit, memory_limit + ocr_memory)
+    if resource is not None:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # Ctrl+C in a terminal reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever a library prints must not end up inside a reply
 
-    def allow_cpu(seconds: float, start: float) -> None:
-        """Allow ``seconds`` of processor time past ``start`` (seconds used so far)."""
-        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    def allow_cpu(seconds: float, start: float | None = None) -> None:
+        """Allow ``seconds`` of processor time past ``start`` (seconds used so far, by default
+        the soft limit now)."""
+        if resource is None:
+            return
+        soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if start is None:
+            start = soft
         soft = int(start + seconds)
         if hard != resource.RLIM_INFINITY:
             soft = min(soft, hard)
@@ -316,20 +369,20 @@ def main(argv: list[str]) -> None:
     def on_page(done: int, total: int) -> None:
         """Before each page OCR reads: room for OCR, time for the page, and the parent told."""
         if done == 1:
-            resource.setrlimit(resource.RLIMIT_AS, (memory_limit + ocr_memory,) * 2)
-        soft, _ = resource.getrlimit(resource.RLIMIT_CPU)
-        allow_cpu(OCR_SECONDS_PER_PAGE * ocr.MAX_THREADS, soft)
+            limit_memory(memory_limit + ocr_memory, memory_limit + ocr_memory)
+        allow_cpu(OCR_SECONDS_PER_PAGE * ocr.MAX_THREADS)
         replies.write(json.dumps({"page": [done, total]}).encode() + b"\n")
         replies.flush()
 
     for line in sys.stdin.buffer:
         request = json.loads(line)
-        allow_cpu(request["cpu_s"], sum(resource.getrusage(resource.RUSAGE_SELF)[:2]))
+        if resource is not None:
+            allow_cpu(request["cpu_s"], sum(resource.getrusage(resource.RUSAGE_SELF)[:2]))
         reply = _reply(request["path"], memory_limit, request.get("ocr_pages", 0), on_page)
         # The OCR engine is gone with the parse that made it: the next file gets the parsers'
         # limit back.
         gc.collect()
-        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit + ocr_memory))
+        limit_memory(memory_limit, memory_limit + ocr_memory)
         replies.write(json.dumps(reply).encode() + b"\n")
         replies.flush()
 

@@ -3,7 +3,7 @@ runs as its own process and outlives the window) and the adapters they leave."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from engine.finetune.adapters import Adapter
 from engine.finetune.hardware import HardwareCheck, nvidia_gpu
 from engine.finetune.jobs import JobInfo, progress_of
 from engine.finetune.options import PRESETS, TrainOptions, validate_options
+from engine.finetune.scoring import AdapterScore, before_after, check_scorable
 from engine.services import Services
 
 
@@ -102,11 +103,21 @@ class TrainingOperations:
         options: TrainOptions | None = None,
         *,
         force: bool = False,
+        eval_set: str | None = None,
     ) -> JobInfo:
         """Check all that can be checked (the name, the model's family, each example's length,
         the memory unless ``force``), then start the training process. Counts every example's
-        tokens first: seconds on a large dataset."""
-        return self.services.jobs.start(adapter, base_model, dataset, options, force=force)
+        tokens first: seconds on a large dataset. With ``eval_set``, its current version is
+        scored on the base model and on the new adapter when training ends (the job's
+        ``score``, and its notification)."""
+        attached = None
+        if eval_set:
+            version = self.services.eval_sets.get(eval_set)
+            check_scorable(version)
+            attached = (version.name, version.version)
+        return self.services.jobs.start(
+            adapter, base_model, dataset, options, force=force, eval_set=attached
+        )
 
     def resume_training(self, job: int | str) -> JobInfo:
         """Start an interrupted, cancelled or failed job again (``job``: its id, or its
@@ -151,3 +162,20 @@ class TrainingOperations:
     def list_adapters(self) -> list[Adapter]:
         """The trained adapters, by name."""
         return self.services.adapters.list()
+
+
+def score_trained_adapter(
+    home: Path,
+    job: dict,
+    system_prompt: str = "",
+    cancel: CancelToken | None = None,
+    on_event: Callable[[object], None] | None = None,
+) -> AdapterScore:
+    """For the training process, which holds no Engine (the window may be closed): the
+    workspace's services, to score the adapter it saved on the job's evaluation set
+    (:func:`engine.finetune.scoring.before_after`)."""
+    services = Services(home)
+    try:
+        return before_after(services.evals, job, system_prompt, cancel, on_event)
+    finally:
+        services.close()

@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 apps="${XDG_DATA_HOME:-$HOME/.local/share}/applications"
 mkdir -p "$apps"
-sed -e "s|@ROOT@|$root|g" "$root/installers/linux/tailor.desktop.in" > "$apps/tailor.desktop"
+sed -e "s|@EXEC@|$root/tailor|" -e "s|@ICON@|$root/resources/icons/tailor.svg|" "$root/installers/linux/tailor.desktop.in" > "$apps/tailor.desktop"
 chmod +x "$apps/tailor.desktop"
 # GGUF files: "Open with Tailor" imports the model (into the window already open, if any).
 mime="${XDG_DATA_HOME:-$HOME/.local/share}/mime"

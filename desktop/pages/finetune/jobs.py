@@ -1,6 +1,7 @@
-"""The Fine-tune page's jobs: the list of training jobs, the selected one's state and loss chart,
-and Resume, Cancel and Log. The training process writes the jobs' files; while the page is on
-screen they are read again every second, in the background, one read at a time."""
+"""The Fine-tune page's jobs: the list of training jobs (with the attached evaluation set's score
+before → after training), the selected one's state and loss chart, and Resume, Cancel and Log.
+The training process writes the jobs' files; while the page is on screen they are read again
+every second, in the background, one read at a time."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ class JobsSection:
         j = QVBoxLayout(jobs)
         self.jobs = QTreeWidget()
         self.jobs.setObjectName("jobList")
-        self.jobs.setHeaderLabels(["Adapter", "Status", "Step", "Loss"])
+        self.jobs.setHeaderLabels(["Adapter", "Status", "Step", "Loss", "Score"])
         self.jobs.setRootIsDecorated(False)
         self.jobs.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.jobs.setMaximumHeight(110)
@@ -116,10 +117,12 @@ class JobsSection:
         for job in jobs:
             loss = f"{job.train_losses[-1][1]:.3f}" if job.train_losses else ""
             steps = f"{job.step}/{job.total_steps}" if job.total_steps else ""
-            item = QTreeWidgetItem([job.adapter, job.status, steps, loss])
+            item = QTreeWidgetItem([job.adapter, job.status, steps, loss, _score_cell(job)])
             item.setData(0, Qt.ItemDataRole.UserRole, job.id)
             if job.message:
                 item.setToolTip(1, job.message)
+            if job.score is not None:
+                item.setToolTip(4, job.score.summary())
             self.jobs.addTopLevelItem(item)
             if keep is None or job.id == keep:
                 self.jobs.setCurrentItem(item)
@@ -193,3 +196,14 @@ class JobsSection:
         self.ax.setRange(0, max(job.total_steps, job.step, 1))
         self.ay.setRange(0, max(values) * 1.1 if values else 1.0)
         self.chart.setTitle(f"Loss · {job.adapter}")
+
+
+def _score_cell(job: JobInfo) -> str:
+    """The attached set's score in the jobs list: "0.40 → 0.55" (the tooltip names the metric
+    and the set), or how far it got."""
+    score = job.score
+    if score is None:
+        return ""
+    if score.status == "done":
+        return f"{score.before:.2f} → {score.after:.2f}"
+    return {"failed": "failed", "stopped": "stopped", "scoring": "scoring…"}.get(score.status, "…")

@@ -11,6 +11,7 @@ from desktop.pages.finetune.data import DataSection
 from desktop.pages.finetune.jobs import JobsSection
 from desktop.pages.finetune.training import TrainingSection
 from desktop.state import AssistantState
+from desktop.widgets.component_bar import ComponentBar
 
 
 class FinetunePage(DataSection, TrainingSection, JobsSection, RungPage):
@@ -39,6 +40,9 @@ class FinetunePage(DataSection, TrainingSection, JobsSection, RungPage):
         self.compare = QPushButton("Compare with base…")
         srow.insertWidget(1, self.compare)
         u.addLayout(srow)
+        # Fine-tuning's own component (torch, Unsloth), installed when first asked for.
+        self.component_bar = ComponentBar(self.engine, "training", self)
+        self.config_layout.addWidget(self.component_bar)
         self.config_layout.addWidget(use)
         self.config_layout.addWidget(self._build_data())
         self.config_layout.addWidget(self._build_training())
@@ -73,6 +77,7 @@ class FinetunePage(DataSection, TrainingSection, JobsSection, RungPage):
         if not self.isVisible():
             return  # the rest (token counts, memory check, jobs) when the page is shown
         fill_combo(self.dataset, self.engine.list_datasets())
+        self.fill_eval_sets(self.engine.list_eval_sets())
         models = [m.name for m in self.engine.list_models()]
         if fill_combo(self.base, models) and d is not None:
             self.base.setCurrentText(d.model)

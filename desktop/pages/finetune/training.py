@@ -1,6 +1,7 @@
 """The Fine-tune page's training settings: the base model, the adapter's name, the preset and
-the hyper-parameters, the memory check (in the background, once the settings rest) and the
-Train button (starting counts the whole dataset's tokens: in the background too)."""
+the hyper-parameters, the evaluation set to score before and after training (none by default),
+the memory check (in the background, once the settings rest) and the Train button (starting
+counts the whole dataset's tokens: in the background too)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,14 @@ class TrainingSection:
         f.addRow("Checkpoint", self.save_every)
         self.responses_only = QCheckBox("Learn the assistant's replies only")
         f.addRow(self.responses_only)
+        self.eval_with = QComboBox()
+        self.eval_with.setObjectName("evalSetPicker")
+        self.eval_with.addItem("None", None)
+        self.eval_with.setToolTip(
+            "When training ends, answer this evaluation set with the base model and with the "
+            "new adapter: the job and its notification show both scores"
+        )
+        f.addRow("Evaluate with", self.eval_with)
         self.hardware = QLabel()
         self.hardware.setObjectName("hardwareCheck")
         self.hardware.setWordWrap(True)
@@ -104,6 +113,20 @@ class TrainingSection:
         self.base.currentIndexChanged.connect(lambda _i: self._show_check())
         self.train_button.clicked.connect(self.start_training)
         return settings
+
+    def fill_eval_sets(self, names: list[str]) -> None:
+        """Offer ``names`` after "None", keeping the choice."""
+        combo = self.eval_with
+        if [combo.itemData(i) for i in range(1, combo.count())] == names:
+            return
+        keep = combo.currentData()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("None", None)
+        for name in names:
+            combo.addItem(name, name)
+        combo.setCurrentIndex(names.index(keep) + 1 if keep in names else 0)
+        combo.blockSignals(False)
 
     def _suggest_preset(self) -> None:
         """Start from the preset that suits this machine (the GPU one with an NVIDIA GPU), as
@@ -185,9 +208,10 @@ class TrainingSection:
         # Starting counts the tokens of the whole dataset: in the background, the button held.
         # The jobs are read there too, so the list shows the new one when the button returns.
         engine, base, options = self.engine, self.base.currentText(), self.options()
+        eval_set = self.eval_with.currentData()
 
         def start(_cancel):
-            job = engine.start_training(name, base, dataset, options)
+            job = engine.start_training(name, base, dataset, options, eval_set=eval_set)
             return job, self.jobs_snapshot(engine)
 
         self.starting = Job(start, self)
