@@ -118,6 +118,7 @@ class Chat:
                     min(kb.context_tokens, max(0, budget - used)),
                     kb.context_neighbours,
                     kb.lexical_weight,
+                    kb.context_paragraph,
                 )
         render = partial(answering.question_with_sources, style=style)
         kept = answering.pack(message, hits, count_tokens, budget - used, render)

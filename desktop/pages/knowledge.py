@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -152,6 +153,8 @@ class KnowledgePage(RungPage):
         )
         settings.addRow("OCR up to", self.ocr_pages)
         b.addLayout(settings)
+        self.answer_box = self._answer_context()
+        b.addWidget(self.answer_box)
         self._show_config(KnowledgeConfig())  # a new knowledge base's, until one is chosen
         self.config_layout.addWidget(bases, 1)
         self._set_running(False)
@@ -168,6 +171,110 @@ class KnowledgePage(RungPage):
         self.apply_settings.clicked.connect(self._apply_settings)
         self.changed_on_disk.connect(self.start_indexing)
         state.changed.connect(self.refresh)
+
+    def _answer_context(self) -> QGroupBox:
+        """The shown knowledge base's answer-context settings: what of the retrieved passages
+        goes into the prompt, and how. Saved as soon as they change; no re-index."""
+        box = QGroupBox("Answer context")
+        box.setObjectName("answerContext")
+        box.setToolTip(
+            "What of the retrieved passages goes into the model's prompt. Applies to the next "
+            "question; the index stays as it is."
+        )
+        form = QFormLayout(box)
+        self.context_kind = QComboBox()
+        self.context_kind.setObjectName("contextKind")
+        self.context_kind.addItem("Best sentences", "sentences")
+        self.context_kind.addItem("Whole passages", "chunks")
+        self.context_kind.setToolTip(
+            "Best sentences: the sentences of the retrieved passages closest to the question "
+            "(shorter prompt, faster answers). Whole passages: the retrieved chunks as they are."
+        )
+        self.context_tokens = QSpinBox()
+        self.context_tokens.setObjectName("contextTokens")
+        self.context_tokens.setRange(16, 8192)
+        self.context_tokens.setSingleStep(20)
+        self.context_tokens.setSuffix(" tokens")
+        self.context_tokens.setToolTip("The most tokens of sentences put in the prompt.")
+        row = QHBoxLayout()
+        row.addWidget(self.context_kind)
+        row.addWidget(QLabel("up to"))
+        row.addWidget(self.context_tokens)
+        row.addStretch(1)
+        form.addRow("Passages", row)
+        self.context_neighbours = QSpinBox()
+        self.context_neighbours.setObjectName("contextNeighbours")
+        self.context_neighbours.setRange(0, 5)
+        self.context_neighbours.setSpecialValueText("no neighbours")
+        self.context_neighbours.setSuffix(" either side")
+        self.context_neighbours.setToolTip(
+            "Sentences kept around each chosen one (a pronoun's referent, the rest of a list)."
+        )
+        self.lexical_weight = QDoubleSpinBox()
+        self.lexical_weight.setObjectName("lexicalWeight")
+        self.lexical_weight.setRange(0.0, 5.0)
+        self.lexical_weight.setSingleStep(0.1)
+        self.lexical_weight.setDecimals(1)
+        self.lexical_weight.setToolTip(
+            "How much shared words count beside meaning when sentences are chosen (BM25 "
+            "weight; 0: meaning only)."
+        )
+        self.context_paragraph = QCheckBox("its paragraph")
+        self.context_paragraph.setObjectName("contextParagraph")
+        self.context_paragraph.setToolTip(
+            "Each chosen sentence comes with as much of its paragraph as the tokens allow."
+        )
+        row = QHBoxLayout()
+        row.addWidget(self.context_neighbours)
+        row.addWidget(self.context_paragraph)
+        row.addStretch(1)
+        form.addRow("Each sentence with", row)
+        self.prompt_style = QComboBox()
+        self.prompt_style.setObjectName("promptStyle")
+        self.prompt_style.addItem("Compact: sources, then the question", "compact")
+        self.prompt_style.addItem("Cite-your-sources instructions", "sources")
+        row = QHBoxLayout()
+        row.addWidget(self.lexical_weight)
+        row.addWidget(QLabel("prompt"))
+        row.addWidget(self.prompt_style)
+        row.addStretch(1)
+        form.addRow("Word match", row)
+        self._showing_config = False
+        for combo in (self.context_kind, self.prompt_style):
+            combo.currentIndexChanged.connect(lambda _i: self._save_context())
+        for spin in (self.context_tokens, self.context_neighbours, self.lexical_weight):
+            spin.valueChanged.connect(lambda _v: self._save_context())
+        self.context_paragraph.toggled.connect(lambda _c: self._save_context())
+        return box
+
+    def _context_settings(self) -> dict:
+        return {
+            "context": self.context_kind.currentData(),
+            "context_tokens": self.context_tokens.value(),
+            "context_neighbours": self.context_neighbours.value(),
+            "context_paragraph": self.context_paragraph.isChecked(),
+            "lexical_weight": round(self.lexical_weight.value(), 2),
+            "prompt_style": self.prompt_style.currentData(),
+        }
+
+    def _save_context(self) -> None:
+        sentences = self.context_kind.currentData() == "sentences"
+        for w in (
+            self.context_tokens,
+            self.context_neighbours,
+            self.context_paragraph,
+            self.lexical_weight,
+        ):
+            w.setEnabled(sentences)
+        name = self.editing.currentText()
+        if self._showing_config or not name:
+            return
+        try:
+            self.engine.configure_knowledge_base(name, **self._context_settings())
+        except TailorError as exc:
+            show_error(self, exc)
+            return
+        self.status_message.emit(f"Answer context of “{name}” saved: applies to the next question.")
 
     # -- watching ----------------------------------------------------------------------------
 
@@ -249,6 +356,7 @@ class KnowledgePage(RungPage):
         has = bool(name)
         for w in (self.add_folder, self.reindex, self.delete_kb, self.apply_settings):
             w.setEnabled(has and self.job is None)
+        self.answer_box.setEnabled(has)
         if not has:
             self.status_job = None
             self.failures.clear()
@@ -295,6 +403,17 @@ class KnowledgePage(RungPage):
         self.chunk_tokens.setValue(config.chunk_tokens)
         self.overlap.setValue(config.chunk_overlap)
         self.ocr_pages.setValue(config.ocr_max_pages)
+        self._showing_config = True  # showing what is saved saves nothing
+        try:
+            self.context_kind.setCurrentIndex(self.context_kind.findData(config.context))
+            self.context_tokens.setValue(config.context_tokens)
+            self.context_neighbours.setValue(config.context_neighbours)
+            self.context_paragraph.setChecked(config.context_paragraph)
+            self.lexical_weight.setValue(config.lexical_weight)
+            self.prompt_style.setCurrentIndex(self.prompt_style.findData(config.prompt_style))
+            self._save_context()
+        finally:
+            self._showing_config = False
 
     def _new_kb(self) -> None:
         if name := create_named(self, "New knowledge base", self.engine.create_knowledge_base):

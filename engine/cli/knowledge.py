@@ -27,6 +27,25 @@ def _kb_options(f):
             click.option("--min-similarity", type=float, help="Below it: 'not in the documents'."),
             click.option("--embed-batch", type=int, help="Chunks embedded (and saved) at a time."),
             click.option("--ocr-max-pages", type=int, help="Pages OCR'd per file (0: no OCR)."),
+            # Level 3's answer context (applies at once, no re-index).
+            click.option(
+                "--context",
+                type=click.Choice(["sentences", "chunks"]),
+                help="Put the best sentences of the passages in the prompt, or whole chunks.",
+            ),
+            click.option("--context-tokens", type=int, help="Tokens of best sentences."),
+            click.option("--context-neighbours", type=int, help="Sentences kept either side."),
+            click.option(
+                "--context-paragraph/--no-context-paragraph",
+                default=None,
+                help="Grow each sentence within its paragraph up to --context-tokens.",
+            ),
+            click.option("--lexical-weight", type=float, help="BM25 weight beside meaning."),
+            click.option(
+                "--prompt-style",
+                type=click.Choice(["compact", "sources"]),
+                help="Passages then the question, or cite-your-sources instructions.",
+            ),
         ]
     ):
         f = option(f)

@@ -94,20 +94,30 @@ class _Sentence:
 def _sentences(hits: list[Hit]) -> dict[str, list[_Sentence]]:
     """Every distinct sentence of ``hits``, per document in document order: overlapping or
     neighbouring chunks of one document give one sequence."""
-    seen: set[tuple[str, str]] = set()
+    seen: dict[tuple[str, str], _Sentence] = {}
     by_source: dict[str, list[_Sentence]] = {}
     for i, hit in enumerate(hits):
         spans = sentence_spans(hit.text)
         for j, (a, b) in enumerate(spans):
             key = (hit.source, " ".join(hit.text[a:b].split()))
-            if key in seen:
-                continue
-            seen.add(key)
             after = hit.text[b : spans[j + 1][0]] if j + 1 < len(spans) else ""
+            if key in seen:
+                # Seen at a chunk's end, where what follows it was not known: now it is.
+                seen[key].after = seen[key].after or after
+                continue
             sentence = _Sentence(i, hit.start + a, hit.start + b, hit.text[a:b], after)
+            seen[key] = sentence
             by_source.setdefault(hit.source, []).append(sentence)
-    for sentences in by_source.values():
-        sentences.sort(key=lambda x: x.start)
+    for src, sentences in by_source.items():
+        sentences.sort(key=lambda x: (x.start, -x.end))
+        # A chunk cut mid-sentence holds a fragment of a sentence that an overlapping chunk
+        # holds whole: the whole one is kept.
+        kept: list[_Sentence] = []
+        for x in sentences:
+            if kept and x.end <= max(k.end for k in kept):
+                continue
+            kept.append(x)
+        by_source[src] = kept
     return by_source
 
 
@@ -119,6 +129,7 @@ def select(
     budget: int,
     neighbours: int = 1,
     lexical_weight: float = 0.5,
+    paragraph: bool = False,
 ) -> list[Hit]:
     """Passages cut from ``hits`` holding the sentences that best answer ``question``, together
     at most ``budget`` tokens (``count_tokens`` of their texts), best first.
@@ -129,6 +140,10 @@ def select(
     of a list) — or alone when that does not fit; a pick next to or overlapping an earlier one
     of the same document widens that passage. Sentences repeated by overlapping chunks count
     once. Every passage is a contiguous span of its document, with its offsets.
+
+    With ``paragraph``, each pick then grows within its paragraph (the sentence before, the
+    one after, in turn) while the budget allows: the best sentence comes with as much of its
+    paragraph as fits, the way a reader would quote it.
     """
     by_source = _sentences(hits)
     units = [(src, k) for src, sentences in by_source.items() for k in range(len(sentences))]
@@ -150,6 +165,40 @@ def select(
     def text(src: str, first: int, last: int) -> str:
         sentences = by_source[src][first : last + 1]
         return "".join(x.text + (x.after or " ") for x in sentences[:-1]) + sentences[-1].text
+
+    def same_paragraph(k: int, src: str) -> bool:
+        """Sentence ``k + 1`` of ``src`` follows sentence ``k`` in the same paragraph: no
+        blank line between them. Chunks end at paragraph ends or overlap, so a sentence that
+        ends its chunks (nothing known after it) ends its paragraph."""
+        after = by_source[src][k].after
+        return joined(k, src) and bool(after) and after.count("\n") < 2
+
+    def grow(src: str, i: int, room: int) -> int:
+        """Widen window ``i`` of ``src`` within its paragraph, a sentence before then one after
+        in turn, while it fits ``room`` tokens and touches no other window; the tokens added."""
+        found, sentences = windows[src], by_source[src]
+        w = found[i]
+        size, added = count_tokens(text(src, w[0], w[1])), 0
+        stuck = {-1: False, 1: False}
+        side = -1
+        while not (stuck[-1] and stuck[1]):
+            if not stuck[side]:
+                k = w[0] - 1 if side < 0 else w[1] + 1
+                free = 0 <= k < len(sentences) and not any(
+                    v is not w and v[0] - 1 <= k <= v[1] + 1 for v in found
+                )
+                if free and same_paragraph(min(k, w[0] if side < 0 else w[1]), src):
+                    first, last = (k, w[1]) if side < 0 else (w[0], k)
+                    wider = count_tokens(text(src, first, last))
+                    if added + wider - size <= room:
+                        added += wider - size
+                        size, w[0], w[1] = wider, first, last
+                    else:
+                        stuck[side] = True
+                else:
+                    stuck[side] = True
+            side = -side
+        return added
 
     # Windows picked per document: [first, last, score] over its sentences, the score the best
     # of the sentences picked in it.
@@ -181,6 +230,8 @@ def select(
             if used + extra <= budget:
                 windows[src] = proposal
                 used += extra
+                if paragraph:
+                    used += grow(src, proposal.index(merged), budget - used)
                 break
     passages = []
     for src, found in windows.items():
