@@ -43,10 +43,13 @@ fi
 
 # Reinstall only when the project's requirements or the llama.cpp flavour changed.
 stamp="$venv/.tailor-installed"
-want="$(cat "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)-$flavour"
+lock="$root/resources/components/training.lock"
+want="$(cat "$root/pyproject.toml" "$lock" | sha256sum | cut -d' ' -f1)-$flavour"
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   say "installing Tailor and its dependencies (first time: a few minutes)"
-  "$venv/bin/python" -m pip install --quiet --find-links "$wheels" -e "$root[dev]"
+  # The training packages at the versions of the installed app's training component (its lock),
+  # so that what the tests train with is what users install.
+  "$venv/bin/python" -m pip install --quiet --find-links "$wheels" -c "$lock" -e "$root[dev]"
   # This flavour's build, replacing the other one after a switch between CPU and CUDA.
   "$venv/bin/python" -m pip install --quiet --no-deps --force-reinstall \
     "$wheels"/llama_cpp_python-"$llama_version"-*.whl
