@@ -76,6 +76,8 @@ tailor chat "Say hello in one short sentence." > /tmp/out/chat.txt
 test -s /tmp/out/chat.txt && head -c 300 /tmp/out/chat.txt; echo
 
 Xvfb :99 -screen 0 1280x820x24 -nolisten tcp >/tmp/out/xvfb.log 2>&1 &
+xvfb=$!
+trap 'kill $xvfb 2>/dev/null || true' EXIT  # nothing of the test outlives it
 export DISPLAY=:99
 sleep 2
 
