@@ -72,3 +72,19 @@ def no_network(monkeypatch):
     real_getaddrinfo = socket.getaddrinfo
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
     return attempts
+
+
+@pytest.fixture
+def window(engine, qtbot):
+    """The real main window on ``engine``, shown; a reply still streaming is stopped after the
+    test. (tests/test_gui.py has its own, which also answers the version-note dialog.)"""
+    from desktop.main_window import MainWindow
+
+    w = MainWindow(engine)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    if w.chat.job is not None:
+        w.chat.job.cancel()
+        qtbot.waitUntil(lambda: w.chat.job is None, timeout=60_000)

@@ -1,21 +1,9 @@
 """The Knowledge page's "Answer context" group on the real main window: a change made there
 is saved to the knowledge base through the engine and shapes the next Level 3 prompt."""
 
-import pytest
-
-from desktop.main_window import MainWindow
 from engine.api import DEFAULT_ASSISTANT, Outcome
 from engine.events import run
 from engine.knowledge.answering import INSTRUCTIONS
-
-
-@pytest.fixture
-def window(engine, qtbot):
-    w = MainWindow(engine)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
 
 
 def test_answer_context_controls_reach_the_engine(window, engine, qtbot, tmp_path):

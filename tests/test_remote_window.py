@@ -5,11 +5,9 @@ OpenAI-compatible server and in-memory keyring."""
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
-from desktop.main_window import MainWindow
 from desktop.pages.models import ModelsPage
 from desktop.pages.provider_dialog import ProviderDialog
 from engine.types import Example
@@ -19,18 +17,6 @@ from tests import test_providers as providers
 server = providers.server
 loopback = providers.loopback
 remote_assistant = providers.remote_assistant
-
-
-@pytest.fixture
-def window(engine, qtbot):
-    w = MainWindow(engine)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    if w.chat.job is not None:
-        w.chat.job.cancel()
-        qtbot.waitUntil(lambda: w.chat.job is None, timeout=60_000)
 
 
 class Answers:
