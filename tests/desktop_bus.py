@@ -39,6 +39,19 @@ class DesktopServices:
             return False
         return True
 
+    def released(self, n: int = -1, within_s: float = 5.0) -> bool:
+        """Whether inhibition ``n`` ends within ``within_s``. The bus daemon closes its own copy of
+        a passed descriptor after delivering it, so the last copy may close a moment after the
+        holder's."""
+        import time
+
+        deadline = time.monotonic() + within_s
+        while self.held(n):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def _serve(self) -> None:
         from jeepney import HeaderFields, MessageType, new_method_return
 

@@ -191,7 +191,7 @@ def test_train_kill_resume_and_chat_with_the_adapter(home, tmp_path, no_network,
     resumed = run("train", "--resume", "mascot")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "Adapter mascot is ready" in resumed.stdout
-    assert len(desktop_bus.inhibits) == 2 and not desktop_bus.held()  # released at the end
+    assert len(desktop_bus.inhibits) == 2 and desktop_bus.released()  # released at the end
     [*_, note] = desktop_bus.notifications
     assert note[3] == "Training finished" and note[4].startswith("mascot: step 30/30, final loss")
     score = read_json(folder / "score.json")

@@ -13,7 +13,7 @@ def test_keep_awake_holds_logind_inhibit_until_released(desktop_bus):
     assert args == ("sleep:idle", "Tailor", "Training the adapter “support-v2”", "block")
     assert desktop_bus.held()
     held.release()
-    assert not desktop_bus.held()
+    assert desktop_bus.released()
     held.release()  # twice is harmless
 
 
