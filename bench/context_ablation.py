@@ -49,6 +49,12 @@ def variants() -> dict[str, dict]:
     add("primer=Answer:", primer="Answer:")
     add("style=context primer=Answer:", style="context", primer="Answer:")
     add("style=qboth primer=Answer:", style="qboth", primer="Answer:")
+    add("style=qboth order=reverse", style="qboth", order="reverse")
+    add("style=compact-qboth", style="compact-qboth")
+    for t in (90, 160):
+        add(f"style=qboth tokens={t}", style="qboth", tokens=t)
+    add("style=qboth order=document", style="qboth", order="document")
+    add("style=compact-qboth order=reverse", style="compact-qboth", order="reverse")
     add("style=instruct", style="instruct")
     add("style=context-answer", style="context-answer")
     add("style=compact-answer", style="compact-answer")
@@ -86,6 +92,8 @@ def render(style: str, question: str, texts: list[str], hits) -> str:
         return f"Context:\n{body}\n\nQuestion: {question}"
     if style == "qfirst":
         return f"Question: {question}\n\nContext:\n{body}"
+    if style == "compact-qboth":
+        return f"Question: {question}\n\n" + answering.question_with_sources(question, hits)
     if style == "qboth":
         return f"Question: {question}\n\nContext:\n{body}\n\nQuestion: {question}"
     if style == "context-answer":
@@ -104,6 +112,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--offset",
+        type=int,
+        default=0,
+        help="skip this many seeded questions: --offset 300 screens on questions that the "
+        "evaluation's 200 never include",
+    )
     parser.add_argument("--variants", default="", help="comma-separated names (default: all)")
     parser.add_argument("--home", default="/tmp/tailor-ctx-ablation")
     parser.add_argument("--threads", type=int)
@@ -129,7 +144,7 @@ def main() -> None:
     questions = write_articles(data, folder)
     rng = random.Random(args.seed)
     rng.shuffle(questions)
-    chosen = questions[: args.questions]
+    chosen = questions[args.offset : args.offset + args.questions]
 
     engine = Engine(home)
     if fresh:

@@ -104,7 +104,7 @@ class Chat:
             return build_messages(config.system_prompt, demos, history, message), []
         base = build_messages(config.system_prompt, demos, history, "")
         used = count_tokens("\n".join(m["content"] for m in base)) + 16 * len(base)
-        style = "compact"
+        style = "plain"
         if config.knowledge_base:
             kb = self._knowledge.config(config.knowledge_base)
             style = kb.prompt_style

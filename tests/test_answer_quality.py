@@ -118,7 +118,9 @@ def test_level_3_answers_from_the_selected_sentences_and_cites_the_right_one(eng
     assert "1887" in reply.text
     user_turn = reply.messages[-1]["content"]
     assert "Ottilie Brandt" in user_turn and "cardamom" not in user_turn
-    assert user_turn.startswith("Sources:\n[1] (town.txt) ") and user_turn.endswith(question)
+    # The default layout: the question, the passages, the question again.
+    assert user_turn.startswith(f"Question: {question}\n\nContext:\n")
+    assert user_turn.endswith(f"\n\nQuestion: {question}")
     cited = [s for s in reply.sources if s["cited"]]
     assert len(cited) == 1 and "1887" in cited[0]["text"]
     assert Path(cited[0]["source"]).name == "town.txt"

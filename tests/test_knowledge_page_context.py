@@ -27,7 +27,7 @@ def test_answer_context_controls_reach_the_engine(window, engine, qtbot, tmp_pat
     assert page.answer_box.isEnabled()
     assert page.context_kind.currentData() == "sentences"
     assert page.context_tokens.value() == 120
-    assert page.prompt_style.currentData() == "compact"
+    assert page.prompt_style.currentData() == "plain"
 
     page.context_tokens.setValue(200)
     page.prompt_style.setCurrentIndex(page.prompt_style.findData("sources"))

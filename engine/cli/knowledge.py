@@ -43,8 +43,9 @@ def _kb_options(f):
             click.option("--lexical-weight", type=float, help="BM25 weight beside meaning."),
             click.option(
                 "--prompt-style",
-                type=click.Choice(["compact", "sources"]),
-                help="Passages then the question, or cite-your-sources instructions.",
+                type=click.Choice(["plain", "compact", "sources"]),
+                help="The question around plain passages, numbered passages then the question, "
+                "or cite-your-sources instructions.",
             ),
         ]
     ):

@@ -63,9 +63,10 @@ class KnowledgeConfig(BaseModel):
     # answered 0.15 against 0.28 for 120 tokens of best sentences.
     context_paragraph: bool = False
     lexical_weight: float = Field(0.5, ge=0, le=5)
-    # "compact": numbered passages, then the question; "sources": cite-your-sources
-    # instructions and fenced passages (engine/knowledge/answering.py).
-    prompt_style: Literal["compact", "sources"] = "compact"
+    # "plain": the question, the passages, the question again; "compact": numbered passages,
+    # then the question; "sources": cite-your-sources instructions and fenced passages
+    # (engine/knowledge/answering.py, where the measurements are).
+    prompt_style: Literal["plain", "compact", "sources"] = "plain"
     # Pages (or image frames) of one file read by OCR when they have no text layer; 0: no OCR.
     # A change applies to files indexed from then on.
     ocr_max_pages: int = Field(50, ge=0, le=10_000)
