@@ -192,7 +192,9 @@ def test_rag_answer_cites_the_right_file_and_admits_ignorance(engine, kb):
     assert "7431" in reply.text
     assert Path(reply.sources[0]["source"]).name == "guide.md" and reply.sources[0]["n"] == 1
     user_turn = reply.messages[-1]["content"]
-    assert "[1] (guide.md — Zebra protocol)" in user_turn and "Question:" in user_turn
+    # The default layout: the question, the passage as plain text, the question again.
+    assert user_turn.startswith("Question: Which port does the Zebra protocol use?\n\nContext:")
+    assert "The Zebra protocol uses port 7431" in user_turn
     nothing = run(
         engine.chat("Who painted the Mona Lisa in Florence?", assistant=DEFAULT_ASSISTANT)
     )
