@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from PySide6.QtCore import QMetaMethod, QObject, Signal, Slot
 
 from desktop.errors import show_error
+from engine.api import CancelToken, Outcome
 from engine.errors import TailorError
-from engine.events import CancelToken, Outcome
 
 _DONE, _FAILED, _CANCELLED = "done", "failed", "cancelled"
 

@@ -30,8 +30,8 @@ from desktop.errors import show_error
 from desktop.pages.base import RungPage, button_row, create_named, fill_combo
 from desktop.state import AssistantState
 from desktop.worker import Job
+from engine.api import Progress
 from engine.errors import TailorError
-from engine.events import Progress
 from engine.types import IndexStats, KnowledgeConfig, KnowledgeStatus
 
 

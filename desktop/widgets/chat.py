@@ -29,7 +29,7 @@ from desktop.errors import show_error
 from desktop.pages.base import button_row
 from desktop.state import AssistantState
 from desktop.worker import Job
-from engine.events import Loading, Reply, TokenEvent
+from engine.api import Loading, Reply, TokenEvent
 from engine.types import GenerationStats, RaftAnswer, source_label
 
 

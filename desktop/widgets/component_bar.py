@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.worker import Job
-from engine.events import Progress
+from engine.api import Progress
 from engine.types import ComponentStatus
 
 # The training component as installed on the development machine (README): PyTorch's CUDA build

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 
 from desktop.errors import show_error
 from desktop.worker import Job
+from engine.api import Progress
 from engine.errors import TailorError
-from engine.events import Progress
 from engine.types import DEFAULT_MODEL_NAME, Case
 
 

@@ -33,8 +33,8 @@ from desktop.pages.evaluate.compare import CompareDialog
 from desktop.pages.evaluate.judge import JudgePromptDialog
 from desktop.pages.evaluate.sets import SetList
 from desktop.worker import Job
+from engine.api import Progress
 from engine.errors import TailorError
-from engine.events import Progress
 from engine.types import RunOptions, Target
 
 

@@ -31,7 +31,7 @@ from desktop.pages.raft.ladder_dialog import LadderDialog
 from desktop.pages.raft.review_dialog import ReviewDialog
 from desktop.state import AssistantState
 from desktop.worker import Job
-from engine.events import Progress
+from engine.api import Progress
 from engine.types import BuildInfo, DraftingDetail
 
 
