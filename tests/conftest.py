@@ -77,7 +77,7 @@ def no_network(monkeypatch):
 @pytest.fixture
 def window(engine, qtbot):
     """The real main window on ``engine``, shown; a reply still streaming is stopped after the
-    test. (tests/test_gui.py has its own, which also answers the version-note dialog.)"""
+    test. (tests/test_gui.py's also answers the version-note dialog.)"""
     from desktop.main_window import MainWindow
 
     w = MainWindow(engine)

@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from desktop.history import HistoryDialog
-from desktop.main_window import MainWindow
 from engine.api import DEFAULT_ASSISTANT, TokenEvent
 from tests.gguf_factory import write_gguf
 
@@ -18,16 +17,10 @@ ASSETS = Path(__file__).parent / "assets"
 
 
 @pytest.fixture
-def window(engine, qtbot, monkeypatch):
+def window(window, monkeypatch):
+    """tests/conftest.py's main window, with the version-note dialog answered "a note"."""
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("a note", True))
-    w = MainWindow(engine)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    if w.chat.job is not None:
-        w.chat.job.cancel()
-        qtbot.waitUntil(lambda: w.chat.job is None, timeout=60_000)
+    return window
 
 
 def send(window, qtbot, text):

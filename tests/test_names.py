@@ -10,7 +10,6 @@ these tests check (the job's folder and job.json) is written before the process 
 import json
 import os
 import shutil
-import signal
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from engine.finetune.job_files import read_json
 from engine.types import TrainOptions
 from tests import raft_facts
 from tests.gguf_factory import write_gguf
+from tests.workers import stop as stop_worker
 
 BASE = "smollm2-135m-instruct"
 ROWS = [
@@ -32,20 +32,9 @@ ROWS = [
 ONE_STEP = TrainOptions(max_steps=1)
 
 
-def _stop(pid: int | None) -> None:
-    """Kill a training worker this test started (a session of its own) and reap it."""
-    if not pid:
-        return
-    try:
-        os.killpg(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    except (ProcessLookupError, ChildProcessError):
-        pass
-
-
 def _start(engine, adapter: str, base: str = BASE, dataset: str = "d"):
     job = engine.start_training(adapter, base, dataset, ONE_STEP, force=True)
-    _stop(job.pid or read_json(job.folder / "state.json").get("pid"))
+    stop_worker(job.pid or read_json(job.folder / "state.json").get("pid"))
     return engine.get_training_job(job.id)
 
 
@@ -72,7 +61,7 @@ def test_train_with_path_like_names_from_the_command_line(engine, home, tmp_path
         _workspace_intact(home)
         assert code == 0, err
         job = engine.get_training_job(int(out.strip()))
-        _stop(job.pid)
+        stop_worker(job.pid)
         _own_folder(home / "training", job.folder)
         assert read_json(job.folder / "job.json")["adapter"] == name
         folders.add(job.folder)

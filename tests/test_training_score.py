@@ -9,8 +9,6 @@ a finished training leaves (the adapter registered, a logged loss) is then writt
 starts the worker again the user's way: it finds the adapter saved and only scores it."""
 
 import json
-import os
-import signal
 import time
 
 import pytest
@@ -19,6 +17,7 @@ from engine.errors import NotFound, TailorError
 from engine.finetune import worker
 from engine.finetune.job_files import read_json, write_json
 from engine.types import Case, TrainOptions
+from tests.workers import stop as stop_worker
 
 BASE = "smollm2-135m-instruct"
 ROWS = [
@@ -28,23 +27,13 @@ ROWS = [
 CASES = [Case("c1", "What is Tailor's mascot called?", ("Pemberton",))]
 
 
-def _stop(pid: int | None) -> None:
-    if not pid:
-        return
-    try:
-        os.killpg(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    except (ProcessLookupError, ChildProcessError):
-        pass
-
-
 def _trained(engine):
     """A job whose training has ended: the adapter saved and registered, its loss logged."""
     engine.save_dataset("d", ROWS)
     options = TrainOptions(max_steps=1)
     job = engine.start_training("mascot", BASE, "d", options, force=True, eval_set="facts")
     pid = job.pid or read_json(job.folder / "state.json").get("pid")
-    _stop(pid)
+    stop_worker(pid)
     folder = job.folder
     (folder / "progress.jsonl").write_text(json.dumps({"step": 1, "loss": 2.345}) + "\n")
     # As the worker left it when it was killed (it shows as interrupted).
@@ -123,7 +112,7 @@ def test_the_fine_tune_page_attaches_a_set_to_the_job(engine, qtbot):
     qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.train_button.isEnabled(), timeout=60_000)  # started
     [job] = engine.list_training_jobs()
-    _stop(job.pid or read_json(job.folder / "state.json").get("pid"))
+    stop_worker(job.pid or read_json(job.folder / "state.json").get("pid"))
     attached = read_json(job.folder / "job.json")
     assert (attached["eval_set"], attached["eval_set_version"]) == ("facts", 1)
     row = page.jobs.topLevelItem(0)

@@ -1,0 +1,17 @@
+"""Helpers for tests that start training workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+
+def stop(pid: int | None) -> None:
+    """Kill a training worker a test started (a session of its own) and reap it."""
+    if not pid:
+        return
+    try:
+        os.killpg(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
