@@ -432,10 +432,21 @@ def test_raft_page_builds_reviews_and_saves(window, qtbot, engine, tmp_path, mon
     qtbot.waitUntil(lambda: review.loaded, timeout=60_000)  # read in the background
     table = review.table
     n = table.rowCount()
-    assert n > 0
-    usable = [i for i in range(n) if table.item(i, 0).text().startswith("✓")]
-    assert usable, "the bundled writer gave no usable draft"
-    row = usable[0]
+    assert n == 8  # one draft (or one reason why none) per passage
+    # How many drafts the bundled 135M writer gets right varies with the CPU and its thread
+    # count (2 to 4 of these 8 here): the review is tested on drafts fixed by hand, as a
+    # reviewer would, so it never depends on the writer's luck.
+    for row in (0, 1):
+        passage = table.item(row, 4).toolTip()
+        sentence = passage.split(". ")[0].rstrip(".")
+        table.item(row, 1).setText("What does the passage say first?")
+        table.item(row, 2).setText(sentence)
+        table.item(row, 3).setText(
+            f"It says: ##begin_quote##{sentence}.##end_quote##\n<ANSWER>: {sentence}"
+        )
+        origin = table.item(row, 0).data(Qt.ItemDataRole.UserRole).origin
+        assert table.item(row, 0).text() == "✓ " + origin
+    row = 1
     table.item(row, 3).setText("##begin_quote##Invented words.##end_quote##\n<ANSWER>: x")
     assert table.item(row, 0).text() == "✗ a quote is not in the passage"
     table.item(row, 1).setText("")
