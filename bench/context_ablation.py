@@ -49,6 +49,12 @@ def variants() -> dict[str, dict]:
     add("primer=Answer:", primer="Answer:")
     add("style=context primer=Answer:", style="context", primer="Answer:")
     add("style=qboth primer=Answer:", style="qboth", primer="Answer:")
+    for key, primer in (
+        ("according", "According to the context,"),
+        ("documents", "According to the documents,"),
+        ("is", "The answer is"),
+    ):
+        add(f"style=qboth primer={key}", style="qboth", primer=primer)
     add("style=qboth order=reverse", style="qboth", order="reverse")
     add("style=compact-qboth", style="compact-qboth")
     for t in (90, 160):
@@ -72,9 +78,39 @@ def variants() -> dict[str, dict]:
     add("lexical=1", lexical=1.0)
     add("chunks k=1", context="chunks", top=1)
     add("chunks k=1 style=context", context="chunks", top=1, style="context")
+    for n in (1, 2):
+        add(f"style=qboth demo={n}", style="qboth", demo=n)
+        add(f"gold paragraph style=qboth demo={n}", context="gold", style="qboth", demo=n)
+    add("gold paragraph style=qboth", context="gold", style="qboth")
     add("gold paragraph", context="gold", style="context")
     add("gold paragraph primer=Answer:", context="gold", style="context", primer="Answer:")
+    according = "According to the context,"
+    add("gold paragraph primer=according", context="gold", style="context", primer=according)
+    add(
+        "gold paragraph style=qboth primer=according",
+        context="gold",
+        style="qboth",
+        primer=according,
+    )
     return v
+
+
+# Worked examples given as earlier turns (``demo``): a made-up passage, its question, and a
+# short answer copied from it.
+DEMOS = [
+    (
+        "In which year was the Hubble telescope launched?",
+        "The Hubble telescope was launched in 1990 aboard the shuttle Discovery. It orbits "
+        "about 540 km above the Earth.",
+        "1990",
+    ),
+    (
+        "What did Marie Curie discover?",
+        "Marie Curie was born in Warsaw in 1867. She won the Nobel Prize in Chemistry in 1911 "
+        "for discovering polonium and radium.",
+        "polonium and radium",
+    ),
+]
 
 
 def render(style: str, question: str, texts: list[str], hits) -> str:
@@ -122,6 +158,12 @@ def main() -> None:
     parser.add_argument("--variants", default="", help="comma-separated names (default: all)")
     parser.add_argument("--home", default="/tmp/tailor-ctx-ablation")
     parser.add_argument("--threads", type=int)
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=0.0,
+        help="sampling temperature (default greedy); above 0 each question samples with seed 0",
+    )
     parser.add_argument("--out", default="context-ablation.json")
     parser.add_argument("--show", type=int, default=0, help="print this many replies per variant")
     args = parser.parse_args()
@@ -163,12 +205,22 @@ def main() -> None:
     embed = s.knowledge.embedder_for(kb_config).encode
     s.knowledge.search(KB, "warm-up", 1)
 
-    def generate(content: str, primer: str = "") -> tuple[str, float, int]:
-        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": content}]
+    def generate(
+        content: str, primer: str = "", demos: list[tuple[str, str]] = ()
+    ) -> tuple[str, float, int]:
+        messages = [{"role": "system", "content": SYSTEM}]
+        for shown, reply in demos:
+            messages += [
+                {"role": "user", "content": shown},
+                {"role": "assistant", "content": reply},
+            ]
+        messages.append({"role": "user", "content": content})
         prompt, stop = loaded.render(messages)
         prompt += primer
         start = time.perf_counter()
-        out = llama.create_completion(prompt, max_tokens=32, temperature=0.0, stop=stop, seed=0)
+        out = llama.create_completion(
+            prompt, max_tokens=32, temperature=args.temperature, stop=stop, seed=0
+        )
         return out["choices"][0]["text"], time.perf_counter() - start, loaded.count_tokens(prompt)
 
     def level1() -> dict:
@@ -205,7 +257,10 @@ def main() -> None:
             if v["context"] == "gold":
                 texts = [gold]
             content = render(v["style"], q, texts, hits) if texts else q
-            text, _, n = generate(content, v["primer"])
+            demos = [
+                (render(v["style"], dq, [dp], []), da) for dq, dp, da in DEMOS[: v.get("demo", 0)]
+            ]
+            text, _, n = generate(content, v["primer"], demos)
             elapsed = time.perf_counter() - t0
             rows.append((m.contains(text, answers), elapsed, n))
             inside.append(float(any(m.contains(t, answers) for t in texts)))

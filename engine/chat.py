@@ -27,6 +27,7 @@ from engine.models.runtime import (
     Reply,
     SamplingParams,
     TokenEvent,
+    reply_start,
 )
 from engine.prompting import FewShotSelector, build_messages
 from engine.raft.format import SYSTEM_PROMPT as RAFT_SYSTEM_PROMPT
@@ -120,10 +121,17 @@ class Chat:
                     kb.lexical_weight,
                     kb.context_paragraph,
                 )
+        start = ""
+        if config.knowledge_base and not self._generation.remote(config.model):
+            start = self._knowledge.config(config.knowledge_base).reply_start.strip()
+            used += count_tokens(start) + 16 if start else 0
         render = partial(answering.question_with_sources, style=style)
         kept = answering.pack(message, hits, count_tokens, budget - used, render)
         content = render(message, kept) if kept else message
-        return build_messages(config.system_prompt, demos, history, content), kept
+        messages = build_messages(config.system_prompt, demos, history, content)
+        if kept and start:  # the reply begins with it: the model continues from there
+            messages.append({"role": "assistant", "content": start})
+        return messages, kept
 
     @staticmethod
     def _raft_messages(history, message, hits, count_tokens, budget):
@@ -214,7 +222,8 @@ class Chat:
             reply.raft = parse_answer(reply.text, reply.sources)
         elif kept:
             # The engine, not the model, says which passage the answer comes from.
-            cited = answering.attribute(reply.text, message, kept)
+            written = reply.text.removeprefix(reply_start(reply.messages))
+            cited = answering.attribute(written, message, kept)
             for source in reply.sources:
                 source["cited"] = source["n"] in cited
         self._save(conversation_id, message, reply, version, config)

@@ -116,7 +116,11 @@ def test_level_3_answers_from_the_selected_sentences_and_cites_the_right_one(eng
     question = "In which year was the Vellmar lighthouse built?"
     reply = run(engine.chat(question, assistant=DEFAULT_ASSISTANT))
     assert "1887" in reply.text
-    user_turn = reply.messages[-1]["content"]
+    # The reply begins with the knowledge base's reply start, which the model continued.
+    start = engine.knowledge_base_config("town").reply_start
+    assert start and reply.text.startswith(start) and reply.prompt.endswith(start)
+    assert reply.messages[-1] == {"role": "assistant", "content": start}
+    user_turn = reply.messages[-2]["content"]
     assert "Ottilie Brandt" in user_turn and "cardamom" not in user_turn
     # The default layout: the question, the passages, the question again.
     assert user_turn.startswith(f"Question: {question}\n\nContext:\n")
@@ -125,10 +129,16 @@ def test_level_3_answers_from_the_selected_sentences_and_cites_the_right_one(eng
     assert len(cited) == 1 and "1887" in cited[0]["text"]
     assert Path(cited[0]["source"]).name == "town.txt"
     # The whole-chunk setting, for comparison: the full document in a longer prompt.
+    # Without a reply start the model begins its reply itself.
+    engine.configure_knowledge_base("town", reply_start="")
+    unled = run(engine.chat(question, assistant=DEFAULT_ASSISTANT))
+    assert unled.messages[-1] == {"role": "user", "content": user_turn}
+    assert not unled.text.startswith(start) and unled.prompt.endswith("assistant\n")
+    # The whole-chunk setting, for comparison: the full document in a longer prompt.
     engine.configure_knowledge_base("town", context="chunks")
     whole = run(engine.chat(question, assistant=DEFAULT_ASSISTANT))
     assert "cardamom" in whole.messages[-1]["content"]
-    assert whole.stats.prompt_tokens > reply.stats.prompt_tokens
+    assert whole.stats.prompt_tokens > unled.stats.prompt_tokens
 
 
 def test_the_scoreboard_shows_how_often_citations_are_right(engine, town, no_network):

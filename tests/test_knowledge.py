@@ -191,7 +191,7 @@ def test_rag_answer_cites_the_right_file_and_admits_ignorance(engine, kb):
     reply = run(engine.chat("Which port does the Zebra protocol use?", assistant=DEFAULT_ASSISTANT))
     assert "7431" in reply.text
     assert Path(reply.sources[0]["source"]).name == "guide.md" and reply.sources[0]["n"] == 1
-    user_turn = reply.messages[-1]["content"]
+    user_turn = reply.messages[-2]["content"]  # the last is the reply's start
     # The default layout: the question, the passage as plain text, the question again.
     assert user_turn.startswith("Question: Which port does the Zebra protocol use?\n\nContext:")
     assert "The Zebra protocol uses port 7431" in user_turn

@@ -36,6 +36,10 @@ def test_answer_context_controls_reach_the_engine(window, engine, qtbot, tmp_pat
     assert engine.knowledge_base_config("Other").context_tokens == 300  # only the shown one
     page.context_paragraph.setChecked(True)
     assert engine.knowledge_base_config("Handbook").context_paragraph
+    assert page.reply_start.text() == "According to the documents,"  # the default
+    page.reply_start.setText("According to the handbook,")
+    page.reply_start.editingFinished.emit()
+    assert engine.knowledge_base_config("Handbook").reply_start == "According to the handbook,"
 
     # Whole passages: the sentence settings do not apply and say so.
     page.context_kind.setCurrentIndex(page.context_kind.findData("chunks"))
@@ -54,5 +58,6 @@ def test_answer_context_controls_reach_the_engine(window, engine, qtbot, tmp_pat
     )
     events = list(engine.chat("How many days of paid holiday do employees get?", config=config))
     reply = next(e for e in events if isinstance(e, Outcome)).result
-    assert reply.messages[-1]["content"].startswith(INSTRUCTIONS)
-    assert "staff portal" in reply.messages[-1]["content"]  # the whole chunk, not a sentence
+    assert reply.messages[-1] == {"role": "assistant", "content": "According to the handbook,"}
+    assert reply.messages[-2]["content"].startswith(INSTRUCTIONS)
+    assert "staff portal" in reply.messages[-2]["content"]  # the whole chunk, not a sentence

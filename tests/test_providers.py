@@ -305,6 +305,9 @@ def test_level_3_retrieves_locally_and_sends_only_the_prompt_with_its_passages(
     sent = json.dumps(loopback.last_messages)
     assert "serviced every March" in sent  # the passage went out inside the prompt
     assert str(docs) not in sent  # the folder did not
+    # No reply start: a remote API answers the conversation, it does not continue a reply.
+    assert loopback.last_messages[-1]["role"] == "user"
+    assert not reply.text.startswith(engine.knowledge_base_config("docs").reply_start)
     assert no_network == []
 
 

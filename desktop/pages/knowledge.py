@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -240,6 +241,17 @@ class KnowledgePage(RungPage):
         row.addWidget(self.prompt_style)
         row.addStretch(1)
         form.addRow("Word match", row)
+        self.reply_start = QLineEdit()
+        self.reply_start.setObjectName("replyStart")
+        self.reply_start.setMaxLength(200)
+        self.reply_start.setPlaceholderText("(the model starts its reply itself)")
+        self.reply_start.setToolTip(
+            "Answers from this knowledge base begin with these words and the model continues "
+            "them: a small model then answers from the passages far more often. Local models "
+            "only."
+        )
+        form.addRow("Replies begin with", self.reply_start)
+        self.reply_start.editingFinished.connect(self._save_context)
         self._showing_config = False
         for combo in (self.context_kind, self.prompt_style):
             combo.currentIndexChanged.connect(lambda _i: self._save_context())
@@ -256,6 +268,7 @@ class KnowledgePage(RungPage):
             "context_paragraph": self.context_paragraph.isChecked(),
             "lexical_weight": round(self.lexical_weight.value(), 2),
             "prompt_style": self.prompt_style.currentData(),
+            "reply_start": self.reply_start.text().strip(),
         }
 
     def _save_context(self) -> None:
@@ -412,6 +425,7 @@ class KnowledgePage(RungPage):
             self.context_paragraph.setChecked(config.context_paragraph)
             self.lexical_weight.setValue(config.lexical_weight)
             self.prompt_style.setCurrentIndex(self.prompt_style.findData(config.prompt_style))
+            self.reply_start.setText(config.reply_start)
             self._save_context()
         finally:
             self._showing_config = False

@@ -47,6 +47,11 @@ def _kb_options(f):
                 help="The question around plain passages, numbered passages then the question, "
                 "or cite-your-sources instructions.",
             ),
+            click.option(
+                "--reply-start",
+                help="Level 3 replies begin with this text and the model continues it "
+                "('' to let the model start).",
+            ),
         ]
     ):
         f = option(f)

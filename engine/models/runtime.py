@@ -142,6 +142,22 @@ def _formatter(llama, chat_template: str):
     )
 
 
+def reply_start(messages: list[dict]) -> str:
+    """The start of the reply that ``messages`` ask for: the content of a final assistant
+    message ("" when the last message is not the assistant's). The reply continues it, as
+    llama.cpp's server and vLLM's ``continue_final_message`` do."""
+    return messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else ""
+
+
+def render_prompt(formatter, messages: list[dict]) -> tuple[str, list[str]]:
+    """The prompt text for ``messages`` (Jinja only: no llama.cpp call) and its stop strings:
+    the conversation up to the reply, then the reply's start (:func:`reply_start`)."""
+    start = reply_start(messages)
+    result = formatter(messages=messages[:-1] if start else messages)
+    stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
+    return result.prompt + start, stop
+
+
 class ChatTokenizer:
     """A model's tokenizer and chat template without its weights (llama.cpp ``vocab_only``):
     counts the tokens a conversation takes, in milliseconds. Background threads of the window
@@ -157,7 +173,7 @@ class ChatTokenizer:
         self.closed = False
 
     def count(self, messages: list[dict]) -> int:
-        prompt = self.formatter(messages=messages).prompt
+        prompt = render_prompt(self.formatter, messages)[0]
         with self.lock:
             if self.closed:
                 raise ModelUnloaded("The model's tokenizer was closed.")
@@ -219,12 +235,9 @@ class LoadedModel:
             return self._n_ctx
 
     def render(self, messages: list[dict]) -> tuple[str, list[str]]:
-        """The exact prompt text llama.cpp will see for ``messages``, and its stop strings."""
-        result = self.formatter(messages=messages)  # Jinja only: no llama.cpp call
-        stop = (
-            result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
-        )
-        return result.prompt, stop
+        """The exact prompt text llama.cpp will see for ``messages``, and its stop strings. A
+        final assistant message is the start of the reply, which the model continues."""
+        return render_prompt(self.formatter, messages)
 
     def count_tokens(self, text: str) -> int:
         """How many tokens ``text`` takes with this model's tokenizer."""
@@ -248,6 +261,7 @@ class LoadedModel:
         arrives, with ``stop_reason == "cancelled"``. :class:`ModelUnloaded` can only come
         before the first event: the model stays loaded until the reply is complete.
         """
+        start_text = reply_start(messages)
         parts: list[str] = []
         stop_reason = ""
         with self.lock:
@@ -264,6 +278,8 @@ class LoadedModel:
             max_tokens = min(params.max_tokens, room)
             start = time.perf_counter()
             first = 0.0
+            if start_text:  # shown at once: the model writes what follows it
+                yield TokenEvent(start_text)
             chunks = self.llama.create_completion(
                 prompt,
                 max_tokens=max_tokens,
@@ -290,9 +306,9 @@ class LoadedModel:
             finally:
                 chunks.close()
             total = time.perf_counter() - start
-            text = "".join(parts)
-            completion_tokens = self._count(text) if text else 0
+            written = "".join(parts)
+            completion_tokens = self._count(written) if written else 0
         stats = GenerationStats.measured(
             prompt_tokens, completion_tokens, first, total, stop_reason
         )
-        yield Reply(text, stats, prompt, messages)
+        yield Reply(start_text + written, stats, prompt, messages)
