@@ -124,6 +124,13 @@ def main() -> None:
     shot(window, "3b-knowledge-unavailable")
     unplugged.rename(usb)
     kpage.show_status()
+    # The knowledge base's settings, the answer context among them, at the page's foot.
+    area = kpage.reply_start.parentWidget()
+    while area is not None and not hasattr(area, "verticalScrollBar"):
+        area = area.parentWidget()
+    area.verticalScrollBar().setValue(area.verticalScrollBar().maximum())
+    shot(window, "3c-knowledge-settings")
+    area.verticalScrollBar().setValue(0)
 
     # The same questions against the assistant's Level 1, 2 and 3 versions.
     from engine.types import Case, RunOptions, Target

@@ -147,6 +147,18 @@ def test_every_page_opens_and_the_fine_tune_timer_follows_visibility(window):
     assert not finetune.timer.isActive()
 
 
+def test_every_rung_fits_its_pane_at_1280_by_800(window, qtbot):
+    """Nothing on a rung's settings is cut off at the right edge: the settings are never wider
+    than their pane (its sideways scroll bar is off, so anything wider would be clipped)."""
+    window.resize(1280, 800)
+    for key in ("prompt", "examples", "knowledge", "finetune", "raft"):
+        window.show_page(key)
+        page = window.pages[key]
+        qtbot.waitUntil(lambda p=page: p.config.parentWidget().width() > 0, timeout=5_000)
+        pane = page.config.parentWidget().width()
+        assert page.config.minimumSizeHint().width() <= pane, key
+
+
 def test_models_page_shows_gguf_metadata(window):
     window.show_page("models")
     table = window.pages["models"].table
