@@ -19,7 +19,16 @@ from pathlib import Path
 
 from engine import settings as settings_mod
 from engine.assistants import AssistantConfig
-from engine.events import CancelToken, Loading, Outcome, Progress, Reply, TokenEvent, run
+from engine.events import (
+    CancelToken,
+    Loading,
+    Outcome,
+    Progress,
+    Reply,
+    TokenEvent,
+    operation,
+    run,
+)
 from engine.models.runtime import gpu_offload_available
 from engine.operations.assistants import AssistantsOperations
 from engine.operations.components import ComponentsOperations
@@ -45,6 +54,7 @@ __all__ = [
     "Progress",
     "Reply",
     "TokenEvent",
+    "operation",
     "run",
 ]
 

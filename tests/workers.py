@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -10,8 +11,6 @@ def stop(pid: int | None) -> None:
     """Kill a training worker a test started (a session of its own) and reap it."""
     if not pid:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError, ChildProcessError):
         os.killpg(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    except (ProcessLookupError, ChildProcessError):
-        pass

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
+from engine.api import Loading, TokenEvent, run
 from engine.cli.common import engine_of
-from engine.events import Loading, TokenEvent, run
 from engine.types import DEFAULT_MODEL_NAME, source_label, validate_config
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
+from engine.api import Progress
 from engine.cli.common import advice, engine_of
 from engine.cli.progress import Printer, follow
 from engine.errors import NotFound
-from engine.events import Progress
 from engine.types import (
     METRIC,
     METRICS,

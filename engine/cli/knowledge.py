@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from engine.api import Progress
 from engine.cli.common import engine_of
 from engine.cli.progress import Printer, follow
-from engine.events import Progress
 
 
 @click.group()

@@ -13,7 +13,7 @@ from types import TracebackType
 
 import click
 
-from engine.events import Outcome, Progress
+from engine.api import Outcome, Progress
 
 
 class Printer:

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.worker import Job
-from engine.events import Outcome, TokenEvent, operation
+from engine.api import Outcome, TokenEvent, operation
 
 
 class CompareDialog(QDialog):
