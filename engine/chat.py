@@ -105,10 +105,14 @@ class Chat:
             return build_messages(config.system_prompt, demos, history, message), []
         base = build_messages(config.system_prompt, demos, history, "")
         used = count_tokens("\n".join(m["content"] for m in base)) + 16 * len(base)
-        style = "plain"
+        style, start = "plain", ""
         if config.knowledge_base:
             kb = self._knowledge.config(config.knowledge_base)
             style = kb.prompt_style
+            # The reply's start (local models only: a remote API answers, it cannot continue).
+            if kb.reply_start.strip() and not self._generation.remote(config.model):
+                start = kb.reply_start.strip()
+                used += count_tokens(start) + 16
             if kb.context == "sentences":
                 embedder = self._knowledge.embedder_for(kb)
                 hits = context.select(
@@ -121,10 +125,6 @@ class Chat:
                     kb.lexical_weight,
                     kb.context_paragraph,
                 )
-        start = ""
-        if config.knowledge_base and not self._generation.remote(config.model):
-            start = self._knowledge.config(config.knowledge_base).reply_start.strip()
-            used += count_tokens(start) + 16 if start else 0
         render = partial(answering.question_with_sources, style=style)
         kept = answering.pack(message, hits, count_tokens, budget - used, render)
         content = render(message, kept) if kept else message
